@@ -1,0 +1,205 @@
+"""Single-pass reading: every digest, the size and the format identification from one read.
+
+A payload file is opened once, read in chunks, and each chunk feeds every hash, the optional
+copy target, and the first/last buffers that format identification needs. Nothing is read twice:
+the digests computed here go into METS ``@CHECKSUM``, PREMIS fixity and the bag manifests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import UnsafePathError, UserInputError
+from .identify import BOF_SIZE, EOF_SIZE, Identification, default_identifier
+
+CHUNK_SIZE = 1 << 20
+SUPPORTED_ALGORITHMS = ("sha256", "sha512", "sha1", "md5")
+# METS CHECKSUMTYPE spelling of each bag manifest algorithm name.
+METS_CHECKSUM_TYPE = {"sha256": "SHA-256", "sha512": "SHA-512", "sha1": "SHA-1", "md5": "MD5"}
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file to read: where it is, and where its copy goes (None to only read it)."""
+
+    source: Path
+    target: Path | None = None
+    identify: bool = True
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What one read of a file tells: the small per-file record kept for the whole build."""
+
+    source: Path
+    target: Path | None
+    size: int
+    digests: dict[str, str]
+    identification: Identification | None = None
+    mtime: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def check_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
+    """Normalise and check digest algorithm names; SHA-256 is always included (TT05)."""
+    names = [a.lower().replace("-", "") for a in algorithms]
+    unknown = [a for a in names if a not in SUPPORTED_ALGORITHMS]
+    if unknown:
+        raise UserInputError(f"unsupported digest algorithm(s): {', '.join(unknown)}")
+    ordered = ["sha256", *[a for a in names if a != "sha256"]]
+    return tuple(dict.fromkeys(ordered))
+
+
+def _open_source(path: Path) -> int:
+    # O_NOFOLLOW: a symlink planted in a source tree must not redirect us elsewhere.
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if os.path.islink(path):
+            raise UnsafePathError(f"{path}: symbolic links are refused") from exc
+        raise UserInputError(f"{path}: cannot open: {exc.strerror}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserInputError(f"{path}: not a regular file")
+    return fd
+
+
+def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileRecord:
+    """Read ``job.source`` once: hash it, copy it to ``job.target`` if set, identify it."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    identifier = default_identifier() if job.identify else None
+    fd = _open_source(job.source)
+    with os.fdopen(fd, "rb", buffering=0) as src:
+        info = os.fstat(src.fileno())
+        keep_all = False
+        kept: list[bytes] = []
+        head = b""
+        tail = b""
+        size = 0
+        out = _open_target(job.target)
+        try:
+            while chunk := src.read(CHUNK_SIZE):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+                if size < BOF_SIZE:
+                    head += chunk[: BOF_SIZE - size]
+                    if identifier is not None and len(head) >= min(BOF_SIZE, info.st_size):
+                        keep_all = identifier.wants_container(head) and (
+                            info.st_size <= identifier.max_container_bytes
+                        )
+                if keep_all:
+                    kept.append(chunk)
+                tail = (tail + chunk)[-EOF_SIZE:] if len(chunk) < EOF_SIZE else chunk[-EOF_SIZE:]
+                size += len(chunk)
+            if out is not None:
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            if out is not None:
+                out.close()
+    identification = None
+    if identifier is not None:
+        container = b"".join(kept) if keep_all else None
+        identification = identifier.identify(
+            head, tail, name=job.source.name, size=size, container=container
+        )
+    return FileRecord(
+        source=job.source,
+        target=job.target,
+        size=size,
+        digests={name: h.hexdigest() for name, h in hashers.items()},
+        identification=identification,
+        mtime=info.st_mtime,
+    )
+
+
+def _open_target(target: Path | None) -> BinaryIO | None:
+    if target is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # "xb": never overwrite something already there.
+    return open(target, "xb")  # noqa: SIM115 - closed by the caller's finally
+
+
+def _read_batch(jobs: Sequence[FileJob], algorithms: Sequence[str]) -> list[FileRecord]:
+    return [read_file(job, algorithms) for job in jobs]
+
+
+def _batches(jobs: Iterable[FileJob], max_files: int, max_bytes: int) -> Iterator[list[FileJob]]:
+    """Group jobs so that each task sent to a worker carries enough work to beat its overhead."""
+    batch: list[FileJob] = []
+    weight = 0
+    for job in jobs:
+        batch.append(job)
+        try:
+            weight += job.source.stat().st_size
+        except OSError:
+            pass  # read_file reports the problem properly
+        if len(batch) >= max_files or weight >= max_bytes:
+            yield batch
+            batch, weight = [], 0
+    if batch:
+        yield batch
+
+
+def read_files(
+    jobs: Sequence[FileJob],
+    algorithms: Sequence[str] = ("sha256",),
+    *,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_pending: int = 64,
+) -> list[FileRecord]:
+    """Read every job once, through ``executor`` when given; results in job order.
+
+    At most ``max_pending`` batches are in flight, so memory stays bounded however many files
+    there are. Without an executor the work runs in this process.
+    """
+    algorithms = check_algorithms(algorithms)
+    total = len(jobs)
+    results: list[FileRecord] = []
+    done = 0
+    if executor is None:
+        for job in jobs:
+            results.append(read_file(job, algorithms))
+            done += 1
+            if progress:
+                progress(done, total)
+        return results
+    pending: list[Future[list[FileRecord]]] = []
+    for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
+        pending.append(executor.submit(_read_batch, batch, algorithms))
+        if len(pending) >= max_pending:
+            done = _collect(pending.pop(0), results, done, total, progress)
+    for future in pending:
+        done = _collect(future, results, done, total, progress)
+    return results
+
+
+def _collect(
+    future: Future[list[FileRecord]],
+    results: list[FileRecord],
+    done: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    records = future.result()
+    results.extend(records)
+    done += len(records)
+    if progress:
+        progress(done, total)
+    return done
+
+
+def digest_bytes(data: bytes, algorithms: Sequence[str] = ("sha256",)) -> dict[str, str]:
+    """Digests of a small in-memory document we wrote ourselves (METS, PREMIS, EAD)."""
+    return {name: hashlib.new(name, data).hexdigest() for name in algorithms}

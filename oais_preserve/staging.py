@@ -1,0 +1,105 @@
+"""Atomic output: build under a temporary sibling, rename into place only when complete and valid.
+
+A crash or ``kill -9`` at any moment leaves either no package or a whole one at the destination;
+the leftover ``.NAME.partial`` folder is removed by the next run, which then finishes the job.
+A lock file keeps two processes from building the same package at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserInputError
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.partial")
+
+
+@contextmanager
+def staged_output(final: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``final``; the caller calls :func:`publish` at the end.
+
+    If the block raises, the staging folder is removed and nothing appears at ``final``.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = final.with_name(f".{final.name}.lock")
+    with open(lock_path, "a+b") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise UserInputError(f"{final}: another process is building this package right now") from exc
+        stage = partial_path(final)
+        if stage.exists():
+            shutil.rmtree(stage)  # left by an interrupted run, and we hold the lock
+        stage.mkdir()
+        try:
+            yield stage
+        finally:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+
+
+def publish(stage: Path, final: Path) -> None:
+    """Make the staged package durable, then rename it into place in one step."""
+    _fsync_tree(stage)
+    if final.exists():
+        raise UserInputError(f"{final}: already exists")
+    os.rename(stage, final)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    # Payload files were fsynced as they were copied; directories (and our small metadata
+    # files, synced by HashingWriter) need their entries made durable before the rename.
+    for dirpath, _dirs, _files in os.walk(root):
+        _fsync_dir(Path(dirpath))
+
+
+class HashingWriter:
+    """A binary file that hashes what is written to it: our XML is never read back to hash it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = open(path, "xb")  # noqa: SIM115 - closed in close()
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._sha.update(data)
+        self.size += len(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
