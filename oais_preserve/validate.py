@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .bag import BagReport, validate_bag
+from .bag import BagReport, decode_path, validate_bag
 from .earkrules import check_mets
 from .errors import Problem, UnsafePathError, UserInputError
 from .metsread import MetsModel, Ref, read_mets
@@ -103,11 +103,9 @@ def _manifest_digests(bag_dir: Path, bag: BagReport) -> dict[str, tuple[int, str
     manifest = bag_dir / "manifest-sha256.txt"
     if not manifest.exists():
         return None
-    from .bag import read_manifest
-
     bad = {p.where for p in bag.problems}
     known: dict[str, tuple[int, str]] = {}
-    for rel, digest in read_manifest(manifest):
+    for rel, digest in _read_manifest(manifest):
         if rel in bad:
             continue
         try:
@@ -115,6 +113,16 @@ def _manifest_digests(bag_dir: Path, bag: BagReport) -> dict[str, tuple[int, str
         except OSError:
             continue
     return known
+
+
+def _read_manifest(manifest: Path) -> Iterator[tuple[str, str]]:
+    """(path, digest) pairs of a manifest the bag check has already vetted line by line."""
+    with open(manifest, encoding="utf-8") as fh:
+        for line in fh:
+            digest, _, rel = line.rstrip("\r\n").partition(" ")
+            rel = decode_path(rel.strip().removeprefix("./"))
+            if digest and rel:
+                yield unicodedata.normalize("NFC", rel), digest.lower()
 
 
 def validate_package(root: Path, *, known: KnownDigests | None = None, verify: bool = False) -> ValidationReport:
