@@ -17,8 +17,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .description import Document, HoSo, load_description, validate_description  # noqa: E402
-from .errors import (  # noqa: E402
+from .description import Document, HoSo, load_description, validate_description
+from .errors import (
     DescriptionError,
     IdentificationError,
     InvalidPackageError,
@@ -27,11 +27,11 @@ from .errors import (  # noqa: E402
     UnsafePathError,
     UserInputError,
 )
-from .fixity import FileJob, FileRecord, read_file, read_files  # noqa: E402
-from .identify import FormatIdentifier, Identification, default_identifier  # noqa: E402
-from .ingest import ingest  # noqa: E402
-from .packages import BuildResult, build_aip, build_sip, export_zip  # noqa: E402
-from .validate import ValidationReport, validate  # noqa: E402
+from .fixity import FileJob, FileRecord, read_file, read_files
+from .identify import FormatIdentifier, Identification, default_identifier
+from .ingest import ingest
+from .packages import BuildResult, build_aip, build_sip, export_zip
+from .validate import ValidationReport, validate
 
 __all__ = [
     "BuildResult",
@@ -41,8 +41,8 @@ __all__ = [
     "FileRecord",
     "FormatIdentifier",
     "HoSo",
-    "IdentificationError",
     "Identification",
+    "IdentificationError",
     "InvalidPackageError",
     "OaisPreserveError",
     "Problem",

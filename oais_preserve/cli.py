@@ -23,8 +23,13 @@ EXIT_INVALID = 1
 EXIT_USER = 2
 EXIT_INTERNAL = 3
 
-_workers = click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
-                        help="Worker processes (default: one per core; 1 = no subprocesses).")
+_workers = click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per core; 1 = no subprocesses).",
+)
 _json = click.option("--json", "as_json", is_flag=True, help="Print a JSON result for machines.")
 
 
@@ -42,8 +47,9 @@ class _Progress:
             return
         if self.bar is None or stage != self.stage:
             self.close()
-            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr, show_eta=True,
-                                         show_pos=True).__enter__()
+            self.bar = click.progressbar(
+                length=total, label=stage, file=sys.stderr, show_eta=True, show_pos=True
+            ).__enter__()
             self.stage, self.done = stage, 0
         self.bar.update(done - self.done)
         self.done = done
@@ -89,9 +95,20 @@ def _errors(as_json: bool) -> Iterator[None]:
 
 def _report_problems(as_json: bool, where: str, problems: list[Problem]) -> None:
     if as_json:
-        click.echo(json.dumps({"ok": False, "where": where, "problems": [
-            {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value} for p in problems]},
-            ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": False,
+                    "where": where,
+                    "problems": [
+                        {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value}
+                        for p in problems
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for line in _problem_lines(problems):
             click.echo(line, err=True)
@@ -114,23 +131,42 @@ def main(verbose: int) -> None:
 
 
 def _build_command(kind: str) -> Callable[..., None]:
-    def command(description: Path, source: Path, out: Path, workers: int | None, algorithms: tuple[str, ...],
-                verify: bool, as_json: bool) -> None:
+    def command(
+        description: Path,
+        source: Path,
+        out: Path,
+        workers: int | None,
+        algorithms: tuple[str, ...],
+        verify: bool,
+        as_json: bool,
+    ) -> None:
         from .packages import build_aip, build_sip
 
         progress = _Progress(enabled=not as_json and sys.stderr.isatty())
         with _errors(as_json):
             if kind == "AIP":
-                result = build_aip(description, source, out, workers=workers,
-                                   algorithms=algorithms or ("sha256",), progress=progress)
+                result = build_aip(
+                    description,
+                    source,
+                    out,
+                    workers=workers,
+                    algorithms=algorithms or ("sha256",),
+                    progress=progress,
+                )
             else:
                 result = build_sip(description, source, out, workers=workers, progress=progress)
             progress.close()
             report = _verify(result.path) if verify else None
         data = {"ok": True, **result.to_dict(), "verified": report.valid if report else None}
-        _emit(as_json, data, lambda: click.echo(
-            f"{'đã có sẵn / already built' if result.skipped else 'đã tạo / built'} {kind}: {result.path} "
-            f"({result.files} files, {result.bytes} bytes, {result.seconds:.1f} s)"))
+        _emit(
+            as_json,
+            data,
+            lambda: click.echo(
+                f"{'đã có sẵn / already built' if result.skipped else 'đã tạo / built'} {kind}: "
+                f"{result.path} "
+                f"({result.files} files, {result.bytes} bytes, {result.seconds:.1f} s)"
+            ),
+        )
         if report is not None and not report.valid:
             sys.exit(EXIT_INVALID)
 
@@ -146,11 +182,17 @@ def _verify(path: Path) -> Any:
 def _builder(name: str, kind: str, help_text: str) -> None:
     cmd = _build_command(kind)
     cmd = click.option("--json", "as_json", is_flag=True, help="Print a JSON result for machines.")(cmd)
-    cmd = click.option("--verify", is_flag=True, help="Re-read the finished package and check every digest.")(cmd)
+    cmd = click.option("--verify", is_flag=True, help="Re-read the finished package and check every digest.")(
+        cmd
+    )
     if kind == "AIP":
-        cmd = click.option("--algorithm", "algorithms", multiple=True,
-                           type=click.Choice(["sha256", "sha512", "sha1", "md5"]),
-                           help="Digest algorithm for the bag manifests (repeatable; SHA-256 always).")(cmd)
+        cmd = click.option(
+            "--algorithm",
+            "algorithms",
+            multiple=True,
+            type=click.Choice(["sha256", "sha512", "sha1", "md5"]),
+            help="Digest algorithm for the bag manifests (repeatable; SHA-256 always).",
+        )(cmd)
     else:
         cmd = click.option("--algorithm", "algorithms", multiple=True, hidden=True)(cmd)
     cmd = _workers(cmd)
@@ -160,7 +202,9 @@ def _builder(name: str, kind: str, help_text: str) -> None:
     main.command(name, help=help_text)(cmd)
 
 
-_builder("build-aip", "AIP", "Build an AIP_hoso bag from DESCRIPTION (JSON) and the scans in SOURCE, into OUT.")
+_builder(
+    "build-aip", "AIP", "Build an AIP_hoso bag from DESCRIPTION (JSON) and the scans in SOURCE, into OUT."
+)
 _builder("build-sip", "SIP", "Build a SIP_hoso package folder from DESCRIPTION and SOURCE, into OUT.")
 
 
@@ -171,18 +215,28 @@ _builder("build-sip", "SIP", "Build a SIP_hoso package folder from DESCRIPTION a
 @click.option("--organization", help="Name of the receiving archive, when the SIP does not carry it.")
 @_workers
 @_json
-def ingest_command(sip: Path, out: Path, archive_code: str | None, organization: str | None,
-                   workers: int | None, as_json: bool) -> None:
+def ingest_command(
+    sip: Path,
+    out: Path,
+    archive_code: str | None,
+    organization: str | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
     """Turn a SIP_hoso (folder or .zip) into an AIP_hoso bag in OUT."""
     from .ingest import ingest
 
     progress = _Progress(enabled=not as_json and sys.stderr.isatty())
     with _errors(as_json):
-        result = ingest(sip, out, archive_code=archive_code, organization=organization, workers=workers,
-                        progress=progress)
+        result = ingest(
+            sip, out, archive_code=archive_code, organization=organization, workers=workers, progress=progress
+        )
         progress.close()
-    _emit(as_json, {"ok": True, **result.to_dict()},
-          lambda: click.echo(f"đã tiếp nhận / ingested: {result.path} ({result.files} files)"))
+    _emit(
+        as_json,
+        {"ok": True, **result.to_dict()},
+        lambda: click.echo(f"đã tiếp nhận / ingested: {result.path} ({result.files} files)"),
+    )
 
 
 @main.command("validate")
@@ -221,16 +275,28 @@ def identify_command(paths: tuple[Path, ...], as_json: bool) -> None:
             record = read_file(FileJob(path), ("sha256",))
             ident = record.identification
             assert ident is not None
-            rows.append({"path": str(path), "size": record.size, "sha256": record.digests["sha256"],
-                         "puid": ident.puid, "format": ident.format_name, "version": ident.format_version,
-                         "mime": ident.mime_type, "basis": ident.basis, "status": ident.status,
-                         "note": ident.note})
+            rows.append(
+                {
+                    "path": str(path),
+                    "size": record.size,
+                    "sha256": record.digests["sha256"],
+                    "puid": ident.puid,
+                    "format": ident.format_name,
+                    "version": ident.format_version,
+                    "mime": ident.mime_type,
+                    "basis": ident.basis,
+                    "status": ident.status,
+                    "note": ident.note,
+                }
+            )
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         for row in rows:
-            click.echo(f"{row['puid'] or 'UNKNOWN'}\t{row['status']}\t{row['basis']}\t{row['format'] or ''}"
-                       f"\t{row['path']}")
+            click.echo(
+                f"{row['puid'] or 'UNKNOWN'}\t{row['status']}\t{row['basis']}\t{row['format'] or ''}"
+                f"\t{row['path']}"
+            )
 
 
 def _iter_files(paths: tuple[Path, ...]) -> Iterator[Path]:
@@ -251,6 +317,8 @@ def export_zip_command(package: Path, dest: Path, as_json: bool) -> None:
 
     with _errors(as_json):
         path = export_zip(package, dest)
-    _emit(as_json, {"ok": True, "zip": str(path), "bytes": path.stat().st_size},
-          lambda: click.echo(f"đã xuất / exported: {path}"))
-
+    _emit(
+        as_json,
+        {"ok": True, "zip": str(path), "bytes": path.stat().st_size},
+        lambda: click.echo(f"đã xuất / exported: {path}"),
+    )

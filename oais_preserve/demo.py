@@ -21,7 +21,9 @@ from .validate import validate
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/demo"))
 @click.option("--workers", type=click.IntRange(min=1), default=2)
-@click.option("--hoso", "hoso_count", type=click.IntRange(min=1), default=3, help="Number of hồ sơ to generate.")
+@click.option(
+    "--hoso", "hoso_count", type=click.IntRange(min=1), default=3, help="Number of hồ sơ to generate."
+)
 def main(out: Path, workers: int, hoso_count: int) -> None:
     """Build and check TT05 packages for a generated sample fonds."""
     if out.exists():
@@ -43,7 +45,9 @@ def main(out: Path, workers: int, hoso_count: int) -> None:
     click.echo("")
     click.echo(f"{'Mã hồ sơ':<24} {'tệp':>4} {'bytes':>10}  {'hợp lệ':<6} AIP")
     for code, title, _sip, aip, valid, _zip in rows:
-        click.echo(f"{code:<24} {aip.files:>4} {aip.bytes:>10}  {'có' if valid else 'KHÔNG':<6} {aip.path.name}")
+        click.echo(
+            f"{code:<24} {aip.files:>4} {aip.bytes:>10}  {'có' if valid else 'KHÔNG':<6} {aip.path.name}"
+        )
         click.echo(f"{'':<24} {title}")
     click.echo("")
     click.echo(f"SIP: {out / 'sip'}\nAIP (BagIt): {out / 'aip'}\nZIP (TT05): {out / 'zip'}")

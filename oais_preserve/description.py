@@ -22,12 +22,13 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.protocols import Validator
 
 from .codes import normalize_code, normalize_code_list
 from .errors import DescriptionError, Problem, UserInputError
-from .schemas import DESCRIPTION_SCHEMA_ID, load_json_schema_registry
+from .schemas import DESCRIPTION_SCHEMA_ID, json_schema_files, load_json_schema_registry
 
 PackageKind = Literal["SIP", "AIP"]
 DocumentKind = Literal["doc", "pic", "media"]
@@ -515,7 +516,25 @@ def _expand(error: ValidationError) -> list[Problem]:
     return [Problem(error.json_path, _schema_message(error), _show(error.instance), str(error.validator))]
 
 
+@cache
+def _fast_validator() -> Any:
+    """The same schemas compiled by jsonschema-rs: ~200x faster, used only to say "valid".
+
+    A hồ sơ of 20,000 documents validates in milliseconds instead of seconds; when it is not
+    valid, the Python validator below explains every error with our messages.
+    """
+    registry = load_json_schema_registry()
+    schemas = {uri: registry.contents(uri) for uri in _schema_uris()}
+    return jsonschema_rs.validator_for(schemas[DESCRIPTION_SCHEMA_ID], retriever=schemas.__getitem__)
+
+
+def _schema_uris() -> list[str]:
+    return [str(json.loads(p.read_text(encoding="utf-8"))["$id"]) for p in json_schema_files()]
+
+
 def _schema_problems(data: object) -> list[Problem]:
+    if _fast_validator().is_valid(data):
+        return []
     errors = sorted(_validator().iter_errors(cast(Any, data)), key=_sort_key)
     return [problem for error in _drop_redundant(errors) for problem in _expand(error)]
 

@@ -14,22 +14,52 @@ from .errors import Problem
 from .metsread import Div, MetsModel
 from .profile import NS_CSIP, NS_XLINK, PROFILES
 
-_CSIP = "{%s}" % NS_CSIP
-_XL = "{%s}" % NS_XLINK
+_CSIP = f"{{{NS_CSIP}}}"
+_XL = f"{{{NS_XLINK}}}"
 
 # CSIP ContentCategory vocabulary (case-sensitive, byte-exact with its U+2013 dashes).
-CONTENT_CATEGORIES = frozenset({
-    "Textual works – Print", "Textual works – Digital", "Textual works – Electronic Serials",
-    "Digital Musical Composition (Score-based representations)", "Photographs – Print",
-    "Photographs – Digital", "Other Graphic Images – Print", "Other Graphic Images – Digital",
-    "Microforms", "Audio – On Tangible Medium (digital or analog)",
-    "Audio – Media-independent (digital)", "Motion Pictures – Digital and Physical Media",
-    "Video – File-based and Physical Media", "Software", "Datasets", "Geospatial Data",
-    "Databases", "Websites", "Collection", "Email", "Research Data", "Mixed",
-    "Other",
-})
-CHECKSUM_TYPES = frozenset({"Adler-32", "CRC32", "HAVAL", "MD5", "MNP", "SHA-1", "SHA-256", "SHA-384",
-                            "SHA-512", "TIGER", "WHIRLPOOL"})
+CONTENT_CATEGORIES = frozenset(
+    {
+        "Textual works – Print",
+        "Textual works – Digital",
+        "Textual works – Electronic Serials",
+        "Digital Musical Composition (Score-based representations)",
+        "Photographs – Print",
+        "Photographs – Digital",
+        "Other Graphic Images – Print",
+        "Other Graphic Images – Digital",
+        "Microforms",
+        "Audio – On Tangible Medium (digital or analog)",
+        "Audio – Media-independent (digital)",
+        "Motion Pictures – Digital and Physical Media",
+        "Video – File-based and Physical Media",
+        "Software",
+        "Datasets",
+        "Geospatial Data",
+        "Databases",
+        "Websites",
+        "Collection",
+        "Email",
+        "Research Data",
+        "Mixed",
+        "Other",
+    }
+)
+CHECKSUM_TYPES = frozenset(
+    {
+        "Adler-32",
+        "CRC32",
+        "HAVAL",
+        "MD5",
+        "MNP",
+        "SHA-1",
+        "SHA-256",
+        "SHA-384",
+        "SHA-512",
+        "TIGER",
+        "WHIRLPOOL",
+    }
+)
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -66,8 +96,11 @@ def check_header(m: MetsModel, where: str, problems: list[Problem]) -> str | Non
     package_type = m.header.get(_CSIP + "OAISPACKAGETYPE")
     if package_type not in ("SIP", "AIP", "DIP", "AIU", "AIC"):
         _p(problems, where, "CSIP9", "metsHdr/@csip:OAISPACKAGETYPE missing or unknown", package_type)
-    software = [ag for ag in m.agents if ag.get("ROLE") == "CREATOR" and ag.get("TYPE") == "OTHER"
-                and ag.get("OTHERTYPE") == "SOFTWARE"]
+    software = [
+        ag
+        for ag in m.agents
+        if ag.get("ROLE") == "CREATOR" and ag.get("TYPE") == "OTHER" and ag.get("OTHERTYPE") == "SOFTWARE"
+    ]
     if len(software) != 1:
         _p(problems, where, "CSIP10", f"exactly one software CREATOR agent expected, found {len(software)}")
     else:
@@ -106,13 +139,28 @@ def check_references(m: MetsModel, where: str, problems: list[Problem]) -> None:
         if ref.checksum_type and ref.checksum_type not in CHECKSUM_TYPES:
             _p(problems, f"{where}: {label}", "CSIP72", "unknown CHECKSUMTYPE", ref.checksum_type)
         if ref.loctype != "URL":
-            _p(problems, f"{where}: {label}", "CSIP77" if ref.kind == "file" else "CSIP21",
-               "LOCTYPE must be URL", ref.loctype)
+            _p(
+                problems,
+                f"{where}: {label}",
+                "CSIP77" if ref.kind == "file" else "CSIP21",
+                "LOCTYPE must be URL",
+                ref.loctype,
+            )
         if ref.xlink_type != "simple":
-            _p(problems, f"{where}: {label}", "CSIP78" if ref.kind == "file" else "CSIP21",
-               "xlink:type must be simple", ref.xlink_type)
+            _p(
+                problems,
+                f"{where}: {label}",
+                "CSIP78" if ref.kind == "file" else "CSIP21",
+                "xlink:type must be simple",
+                ref.xlink_type,
+            )
         if ref.kind == "file" and ref.flocat_count != 1:
-            _p(problems, f"{where}: {label}", "CSIP76", f"exactly one FLocat expected, found {ref.flocat_count}")
+            _p(
+                problems,
+                f"{where}: {label}",
+                "CSIP76",
+                f"exactly one FLocat expected, found {ref.flocat_count}",
+            )
 
 
 def check_file_sec(m: MetsModel, where: str, problems: list[Problem], *, is_package: bool) -> None:
@@ -134,7 +182,11 @@ def check_file_sec(m: MetsModel, where: str, problems: list[Problem], *, is_pack
         if members.get(group.get("ID", ""), 0) == 0:
             _p(problems, where, "CSIP66", "empty fileGrp", group.get("USE"))
     if is_package:
-        for use, rule in (("Documentation", "CSIP60"), ("Schemas", "CSIP113"), ("Representations", "CSIP114")):
+        for use, rule in (
+            ("Documentation", "CSIP60"),
+            ("Schemas", "CSIP113"),
+            ("Representations", "CSIP114"),
+        ):
             if use not in uses:
                 _p(problems, where, rule, f"no fileGrp with USE='{use}'")
         rep = uses.get("Representations")
@@ -152,7 +204,12 @@ def check_struct_map(m: MetsModel, where: str, problems: list[Problem], *, is_pa
     """CSIP80–112; returns the representation divs (with their mptr) for the caller to follow."""
     csip_maps = [s for s in m.struct_maps if s.get("TYPE") == "PHYSICAL" and s.get("LABEL") == "CSIP"]
     if len(csip_maps) != 1:
-        _p(problems, where, "CSIP80", f"one PHYSICAL structMap labelled CSIP expected, found {len(csip_maps)}")
+        _p(
+            problems,
+            where,
+            "CSIP80",
+            f"one PHYSICAL structMap labelled CSIP expected, found {len(csip_maps)}",
+        )
         return []
     if not csip_maps[0].get("ID"):
         _p(problems, where, "CSIP82", "structMap without @ID")
@@ -195,12 +252,19 @@ def _check_ids(meta: Div, m: MetsModel, where: str, problems: list[Problem]) -> 
         _p(problems, where, "CSIP91", "Metadata div @ADMID does not list every amdSec")
 
 
-def _check_representation_div(rep: Div, group_ids: dict[str, str], where: str, problems: list[Problem]) -> None:
+def _check_representation_div(
+    rep: Div, group_ids: dict[str, str], where: str, problems: list[Problem]
+) -> None:
     if not rep.id:
         _p(problems, where, "CSIP106", "representation div without @ID", rep.label)
     if len(rep.mptrs) != 1:
-        _p(problems, where, "CSIP109", f"representation div needs exactly one mptr, found {len(rep.mptrs)}",
-           rep.label)
+        _p(
+            problems,
+            where,
+            "CSIP109",
+            f"representation div needs exactly one mptr, found {len(rep.mptrs)}",
+            rep.label,
+        )
         return
     mptr = rep.mptrs[0]
     if not mptr.get(_XL + "href"):
@@ -212,8 +276,9 @@ def _check_representation_div(rep: Div, group_ids: dict[str, str], where: str, p
         _p(problems, where, "CSIP108", "mptr/@xlink:title must be the representation fileGrp ID", rep.label)
 
 
-def check_tt05_profile(m: MetsModel, where: str, problems: list[Problem], package_type: str | None,
-                       *, is_package: bool) -> None:
+def check_tt05_profile(
+    m: MetsModel, where: str, problems: list[Problem], package_type: str | None, *, is_package: bool
+) -> None:
     """TT05 specifics: PROFILE URL per package type, +07:00-style timestamps, SHA-256, ID forms."""
     profile = PROFILES.get(package_type or "")
     if profile is None:

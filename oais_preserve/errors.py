@@ -46,8 +46,11 @@ class DescriptionError(UserInputError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{len(self.problems)} lỗi mô tả / description error(s): " + "; ".join(
-            str(p) for p in self.problems[:5]) + (" …" if len(self.problems) > 5 else ""))
+        super().__init__(
+            f"{len(self.problems)} lỗi mô tả / description error(s): "
+            + "; ".join(str(p) for p in self.problems[:5])
+            + (" …" if len(self.problems) > 5 else "")
+        )
 
 
 class InvalidPackageError(OaisPreserveError):
@@ -56,8 +59,11 @@ class InvalidPackageError(OaisPreserveError):
     def __init__(self, path: str, problems: Sequence[Problem]) -> None:
         self.path = path
         self.problems = list(problems)
-        super().__init__(f"{path}: {len(self.problems)} problem(s): " + "; ".join(
-            str(p) for p in self.problems[:5]) + (" …" if len(self.problems) > 5 else ""))
+        super().__init__(
+            f"{path}: {len(self.problems)} problem(s): "
+            + "; ".join(str(p) for p in self.problems[:5])
+            + (" …" if len(self.problems) > 5 else "")
+        )
 
 
 class IdentificationError(OaisPreserveError):

@@ -12,6 +12,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -100,18 +101,13 @@ def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileReco
                     kept.append(chunk)
                 tail = (tail + chunk)[-EOF_SIZE:] if len(chunk) < EOF_SIZE else chunk[-EOF_SIZE:]
                 size += len(chunk)
-            if out is not None:
-                out.flush()
-                os.fsync(out.fileno())
         finally:
             if out is not None:
                 out.close()
     identification = None
     if identifier is not None:
         container = b"".join(kept) if keep_all else None
-        identification = identifier.identify(
-            head, tail, name=job.source.name, size=size, container=container
-        )
+        identification = identifier.identify(head, tail, name=job.source.name, size=size, container=container)
     return FileRecord(
         source=job.source,
         target=job.target,
@@ -127,7 +123,7 @@ def _open_target(target: Path | None) -> BinaryIO | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     # "xb": never overwrite something already there.
-    return open(target, "xb")  # noqa: SIM115 - closed by the caller's finally
+    return open(target, "xb")
 
 
 def _read_batch(jobs: Sequence[FileJob], algorithms: Sequence[str]) -> list[FileRecord]:
@@ -140,10 +136,8 @@ def _batches(jobs: Iterable[FileJob], max_files: int, max_bytes: int) -> Iterato
     weight = 0
     for job in jobs:
         batch.append(job)
-        try:
+        with suppress(OSError):  # read_file reports the problem properly
             weight += job.source.stat().st_size
-        except OSError:
-            pass  # read_file reports the problem properly
         if len(batch) >= max_files or weight >= max_bytes:
             yield batch
             batch, weight = [], 0

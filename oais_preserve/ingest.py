@@ -22,7 +22,7 @@ from .errors import InvalidPackageError, Problem, UserInputError
 from .metsread import MetsModel, read_mets
 from .packages import REP_DIR, BuildResult, Progress, _build
 from .premis import Event, Identifier
-from .profile import NS_CSIP, PROFILES, SOFTWARE_NAME, new_id, timestamp
+from .profile import PROFILES, SOFTWARE_NAME, new_id, timestamp
 from .schemas import SCHEMA_DIR
 from .validate import extracted_zip, validate
 from .xmlcheck import safe_parser
@@ -30,9 +30,16 @@ from .xmlcheck import safe_parser
 _KIND_BY_PREFIX = (("EAD_DOC", "doc"), ("EAD_PIC", "pic"), ("EAD_MEDIA", "media"))
 
 
-def ingest(sip: Path, dest_dir: Path, *, archive_code: str | None = None, organization: str | None = None,
-           workers: int | None = None, executor: Executor | None = None,
-           progress: Progress | None = None) -> BuildResult:
+def ingest(
+    sip: Path,
+    dest_dir: Path,
+    *,
+    archive_code: str | None = None,
+    organization: str | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
     """Validate ``sip``, verify the producer's checksums, and build its AIP_hoso bag in ``dest_dir``."""
     sip = Path(sip)
     # Structure, schemas and sizes only: the producer's checksums are verified during the copy,
@@ -47,10 +54,20 @@ def ingest(sip: Path, dest_dir: Path, *, archive_code: str | None = None, organi
         events = _provenance(report.objid or sip.name, len(expected))
         from .description import load_description
 
-        hoso = load_description(description)
-        return _build(hoso, PROFILES["AIP"], root / REP_DIR / "data", Path(dest_dir), workers=workers,
-                      executor=executor, algorithms=("sha256",), progress=progress, objid=None,
-                      provenance=events, expected=expected)
+        hoso = load_description(description, kind="AIP")
+        return _build(
+            hoso,
+            PROFILES["AIP"],
+            root / REP_DIR / "data",
+            Path(dest_dir),
+            workers=workers,
+            executor=executor,
+            algorithms=("sha256",),
+            progress=progress,
+            objid=None,
+            provenance=events,
+            expected=expected,
+        )
 
 
 @contextmanager
@@ -67,18 +84,32 @@ def _provenance(sip_objid: str, files_checked: int) -> list[Event]:
     sip_id = Identifier("URN", sip_objid)
     now = timestamp()
     return [
-        Event(Identifier("UUID", new_id()), "validation", now,
-              "SIP_hoso validated: METS/XSD, E-ARK CSIP 2.0.4 rules, TT05 EAD schemas", "success",
-              f"SIP {sip_objid}: 0 errors", [(agent, "executing program")], [sip_id]),
-        Event(Identifier("UUID", new_id()), "fixity check", now,
-              "producer's SHA-256 checksums (SIP METS @CHECKSUM) compared with the files as copied",
-              "success", f"{files_checked} files read; every checksum matched", [(agent, "executing program")],
-              [sip_id]),
+        Event(
+            Identifier("UUID", new_id()),
+            "validation",
+            now,
+            "SIP_hoso validated: METS/XSD, E-ARK CSIP 2.0.4 rules, TT05 EAD schemas",
+            "success",
+            f"SIP {sip_objid}: 0 errors",
+            [(agent, "executing program")],
+            [sip_id],
+        ),
+        Event(
+            Identifier("UUID", new_id()),
+            "fixity check",
+            now,
+            "producer's SHA-256 checksums (SIP METS @CHECKSUM) compared with the files as copied",
+            "success",
+            f"{files_checked} files read; every checksum matched",
+            [(agent, "executing program")],
+            [sip_id],
+        ),
     ]
 
 
-def read_sip(root: Path, *, archive_code: str | None = None,
-             organization: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def read_sip(
+    root: Path, *, archive_code: str | None = None, organization: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Rebuild our description from a TT05 SIP; return it and the producer digests by data path."""
     problems: list[Problem] = []
     root_mets = read_mets(root / "METS.xml", "METS.xml", problems)
@@ -89,12 +120,19 @@ def read_sip(root: Path, *, archive_code: str | None = None,
     hoso = _coerce("hoso", _simpledc(root / "metadata/descriptive/EAD.xml"))
     hoso.pop("arcFileCode", None)
     documents, whole_files = _documents(root, rep_mets)
-    description: dict[str, Any] = {"schema": "oais_preserve/hoso-description/1", "fonds": fonds,
-                                   "hoso": hoso, "documents": documents}
+    description: dict[str, Any] = {
+        "schema": "oais_preserve/hoso-description/1",
+        "fonds": fonds,
+        "hoso": hoso,
+        "documents": documents,
+    }
     if whole_files:
         description["hoso"]["files"] = whole_files
-    expected = {_data_rel(ref.href): (ref.checksum or "") for ref in rep_mets.refs
-                if ref.kind == "file" and ref.href and ref.checksum_type == "SHA-256"}
+    expected = {
+        _data_rel(ref.href): (ref.checksum or "")
+        for ref in rep_mets.refs
+        if ref.kind == "file" and ref.href and ref.checksum_type == "SHA-256"
+    }
     return description, expected
 
 
@@ -117,14 +155,19 @@ def _fonds(model: MetsModel, archive_code: str | None, organization: str | None)
         fonds["organization"] = organization
     missing = [k for k in ("fondsCode", "archiveCode", "organization") if not fonds.get(k)]
     if missing:
-        raise UserInputError(f"the SIP does not say {', '.join(missing)}: give --archive-code / --organization")
+        raise UserInputError(
+            f"the SIP does not say {', '.join(missing)}: give --archive-code / --organization"
+        )
     return {k: v for k, v in fonds.items() if v}
 
 
 def _simpledc(path: Path) -> dict[str, str]:
     doc = etree.parse(str(path), safe_parser())
-    return {etree.QName(child).localname: (child.text or "").strip()
-            for child in doc.getroot() if isinstance(child.tag, str) and (child.text or "").strip()}
+    return {
+        etree.QName(child).localname: (child.text or "").strip()
+        for child in doc.getroot()
+        if isinstance(child.tag, str) and (child.text or "").strip()
+    }
 
 
 def _schema_types(kind: str) -> dict[str, str]:
@@ -170,8 +213,10 @@ def _ordinal(fields: Mapping[str, Any], fallback: int) -> int:
 
 def _documents(root: Path, rep: MetsModel) -> tuple[list[dict[str, Any]], list[str]]:
     files_by_id = {ref.id: _data_rel(ref.href or "") for ref in rep.refs if ref.kind == "file"}
-    records_by_dmd = {ref.id: ref.href for ref in rep.refs if ref.kind == "dmdSec"}
-    linked = {div.dmdid: div.fptr_ids for div in rep.divs if div.dmdid and div.parent_label == "MetadataLink/File"}
+    records_by_dmd = {ref.id: ref.href for ref in rep.refs if ref.kind == "dmdSec" and ref.id}
+    linked = {
+        div.dmdid: div.fptr_ids for div in rep.divs if div.dmdid and div.parent_label == "MetadataLink/File"
+    }
     documents: list[dict[str, Any]] = []
     used: set[str] = set()
     for ordinal, (dmd_id, href) in enumerate(records_by_dmd.items(), start=1):

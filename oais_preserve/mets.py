@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from lxml import etree
 
 from .profile import METS_NSMAP, NS_CSIP, NS_METS, NS_SIP, NS_XLINK, NS_XSI, Profile, new_id
 
-_M = "{%s}" % NS_METS
-_XL = "{%s}" % NS_XLINK
-_CSIP = "{%s}" % NS_CSIP
-_SIP = "{%s}" % NS_SIP
+_M = f"{{{NS_METS}}}"
+_XL = f"{{{NS_XLINK}}}"
+_CSIP = f"{{{NS_CSIP}}}"
+_SIP = f"{{{NS_SIP}}}"
 _SCHEMA_LOCATION = (
     f"{NS_METS} schemas/mets.xsd {NS_XLINK} schemas/xlink.xsd "
     f"{NS_CSIP} schemas/DILCISExtensionMETS.xsd {NS_SIP} schemas/DILCISExtensionSIPMETS.xsd"
@@ -76,11 +79,15 @@ def _attrs(**values: Any) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if v is not None}
 
 
-def _header(xf: Any, created: str, package_type: str, agents: Sequence[MetsAgent], alt_ids: Sequence[tuple[str, str]]) -> None:
+def _header(
+    xf: Any, created: str, package_type: str, agents: Sequence[MetsAgent], alt_ids: Sequence[tuple[str, str]]
+) -> None:
     hdr = etree.Element(_M + "metsHdr", _attrs(CREATEDATE=created, RECORDSTATUS="NEW"), nsmap=METS_NSMAP)
     hdr.set(_CSIP + "OAISPACKAGETYPE", package_type)
     for agent in agents:
-        elem = etree.SubElement(hdr, _M + "agent", _attrs(ROLE=agent.role, TYPE=agent.type, OTHERTYPE=agent.other_type))
+        elem = etree.SubElement(
+            hdr, _M + "agent", _attrs(ROLE=agent.role, TYPE=agent.type, OTHERTYPE=agent.other_type)
+        )
         etree.SubElement(elem, _M + "name").text = agent.name
         if agent.note is not None:
             note = etree.SubElement(elem, _M + "note")
@@ -94,17 +101,30 @@ def _header(xf: Any, created: str, package_type: str, agents: Sequence[MetsAgent
 
 def _mdref(parent: etree._Element, ref: MdRef) -> None:
     f = ref.file
-    elem = etree.SubElement(parent, _M + "mdRef", _attrs(
-        LOCTYPE="URL", MDTYPE=ref.mdtype, OTHERMDTYPE=ref.other_mdtype, MDTYPEVERSION=ref.mdtype_version,
-        MIMETYPE=f.mimetype, SIZE=f.size, CREATED=f.created, CHECKSUM=f.checksum,
-        CHECKSUMTYPE=f.checksum_type, LABEL=ref.label))
+    elem = etree.SubElement(
+        parent,
+        _M + "mdRef",
+        _attrs(
+            LOCTYPE="URL",
+            MDTYPE=ref.mdtype,
+            OTHERMDTYPE=ref.other_mdtype,
+            MDTYPEVERSION=ref.mdtype_version,
+            MIMETYPE=f.mimetype,
+            SIZE=f.size,
+            CREATED=f.created,
+            CHECKSUM=f.checksum,
+            CHECKSUMTYPE=f.checksum_type,
+            LABEL=ref.label,
+        ),
+    )
     elem.set(_XL + "type", "simple")
     elem.set(_XL + "href", f.href)
 
 
 def _dmd_sec(xf: Any, ref: MdRef) -> None:
-    sec = etree.Element(_M + "dmdSec", _attrs(ID=ref.section_id, CREATED=ref.file.created, STATUS="CURRENT"),
-                        nsmap=METS_NSMAP)
+    sec = etree.Element(
+        _M + "dmdSec", _attrs(ID=ref.section_id, CREATED=ref.file.created, STATUS="CURRENT"), nsmap=METS_NSMAP
+    )
     _mdref(sec, ref)
     xf.write(sec, pretty_print=True)
 
@@ -115,17 +135,27 @@ def _amd_sec(xf: Any, digiprov: Sequence[MdRef]) -> str | None:
     amd_id = new_id()
     sec = etree.Element(_M + "amdSec", ID=amd_id, nsmap=METS_NSMAP)
     for ref in digiprov:
-        holder = etree.SubElement(sec, _M + "digiprovMD", ID=ref.section_id, CREATED=ref.file.created,
-                                  STATUS="CURRENT")
+        holder = etree.SubElement(
+            sec, _M + "digiprovMD", ID=ref.section_id, CREATED=ref.file.created, STATUS="CURRENT"
+        )
         _mdref(holder, ref)
     xf.write(sec, pretty_print=True)
     return amd_id
 
 
 def _file_element(f: MetsFile, with_format: bool) -> etree._Element:
-    elem = etree.Element(_M + "file", _attrs(
-        ID=f.id, MIMETYPE=f.mimetype, SIZE=f.size, CREATED=f.created, CHECKSUM=f.checksum,
-        CHECKSUMTYPE=f.checksum_type), nsmap=METS_NSMAP)
+    elem = etree.Element(
+        _M + "file",
+        _attrs(
+            ID=f.id,
+            MIMETYPE=f.mimetype,
+            SIZE=f.size,
+            CREATED=f.created,
+            CHECKSUM=f.checksum,
+            CHECKSUMTYPE=f.checksum_type,
+        ),
+        nsmap=METS_NSMAP,
+    )
     if with_format and f.puid:
         elem.set(_SIP + "FILEFORMATNAME", f.format_name or "")
         if f.format_version:
@@ -138,7 +168,9 @@ def _file_element(f: MetsFile, with_format: bool) -> etree._Element:
     return elem
 
 
-def _file_group(xf: Any, use: str, group_id: str, files: Iterable[MetsFile], content_type: str | None = None) -> None:
+def _file_group(
+    xf: Any, use: str, group_id: str, files: Iterable[MetsFile], content_type: str | None = None
+) -> None:
     attrs = {"ID": group_id, "USE": use}
     if content_type:
         attrs[_CSIP + "CONTENTINFORMATIONTYPE"] = content_type
@@ -155,19 +187,22 @@ def _div_with_group(parent: etree._Element, label: str, group_id: str) -> etree.
 
 def _root(xf: Any, objid: str, label: str, profile_url: str, profile: Profile) -> Any:
     attrs = {
-        "OBJID": objid, "LABEL": label, "TYPE": profile.content_category, "PROFILE": profile_url,
+        "OBJID": objid,
+        "LABEL": label,
+        "TYPE": profile.content_category,
+        "PROFILE": profile_url,
         _CSIP + "CONTENTINFORMATIONTYPE": profile.content_information_type,
-        "{%s}schemaLocation" % NS_XSI: _SCHEMA_LOCATION,
+        f"{{{NS_XSI}}}schemaLocation": _SCHEMA_LOCATION,
     }
     return xf.element(_M + "mets", attrs, nsmap=METS_NSMAP)
 
 
-def _sink(target: Path | BinaryIO) -> str | BinaryIO:
+def _sink(target: Path | SupportsWrite[bytes]) -> Any:
     return str(target) if isinstance(target, Path) else target
 
 
 def write_package_mets(
-    path: Path | BinaryIO,
+    path: Path | SupportsWrite[bytes],
     *,
     profile: Profile,
     objid: str,
@@ -194,17 +229,29 @@ def write_package_mets(
             with xf.element(_M + "fileSec", ID=new_id()):
                 _file_group(xf, "Documentation", doc_grp, documentation)
                 _file_group(xf, "Schemas", schema_grp, schemas)
-                _file_group(xf, "Representations", rep_grp, [representation_mets],
-                            profile.content_information_type)
-            smap = etree.Element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP", nsmap=METS_NSMAP)
+                _file_group(
+                    xf, "Representations", rep_grp, [representation_mets], profile.content_information_type
+                )
+            smap = etree.Element(
+                _M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP", nsmap=METS_NSMAP
+            )
             top = etree.SubElement(smap, _M + "div", ID=new_id(), LABEL=objid)
-            etree.SubElement(top, _M + "div", _attrs(
-                ID=new_id(), LABEL="Metadata", DMDID=" ".join(r.section_id for r in descriptive) or None,
-                ADMID=amd_id))
+            etree.SubElement(
+                top,
+                _M + "div",
+                _attrs(
+                    ID=new_id(),
+                    LABEL="Metadata",
+                    DMDID=" ".join(r.section_id for r in descriptive) or None,
+                    ADMID=amd_id,
+                ),
+            )
             _div_with_group(top, "Documentation", doc_grp)
             _div_with_group(top, "Schemas", schema_grp)
             _div_with_group(top, "Representations", rep_grp)
-            rep_div = etree.SubElement(top, _M + "div", ID=new_id(), LABEL=f"Representations/{representation}")
+            rep_div = etree.SubElement(
+                top, _M + "div", ID=new_id(), LABEL=f"Representations/{representation}"
+            )
             mptr = etree.SubElement(rep_div, _M + "mptr", LOCTYPE="URL")
             mptr.set(_XL + "type", "simple")
             mptr.set(_XL + "href", representation_mets.href)
@@ -213,7 +260,7 @@ def write_package_mets(
 
 
 def write_representation_mets(
-    path: Path | BinaryIO,
+    path: Path | SupportsWrite[bytes],
     *,
     profile: Profile,
     representation: str,
@@ -235,18 +282,31 @@ def write_representation_mets(
             amd_id = _amd_sec(xf, preservation)
             with xf.element(_M + "fileSec", ID=new_id()):
                 _file_group(xf, "Data", data_grp, data_files, profile.content_information_type)
-            with xf.element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP"), \
-                    xf.element(_M + "div", ID=new_id(), LABEL=representation):
-                xf.write(etree.Element(_M + "div", _attrs(
-                    ID=new_id(), LABEL="Metadata", DMDID=" ".join(r.section_id for r in descriptive) or None,
-                    ADMID=amd_id), nsmap=METS_NSMAP), pretty_print=True)
+            with (
+                xf.element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP"),
+                xf.element(_M + "div", ID=new_id(), LABEL=representation),
+            ):
+                xf.write(
+                    etree.Element(
+                        _M + "div",
+                        _attrs(
+                            ID=new_id(),
+                            LABEL="Metadata",
+                            DMDID=" ".join(r.section_id for r in descriptive) or None,
+                            ADMID=amd_id,
+                        ),
+                        nsmap=METS_NSMAP,
+                    ),
+                    pretty_print=True,
+                )
                 with xf.element(_M + "div", ID=new_id(), LABEL="Data"):
                     for f in data_files:
                         xf.write(etree.Element(_M + "fptr", FILEID=f.id, nsmap=METS_NSMAP), pretty_print=True)
                 with xf.element(_M + "div", ID=new_id(), LABEL="MetadataLink/File"):
                     for link in links:
-                        div = etree.Element(_M + "div", ID=new_id(), LABEL=link.label, DMDID=link.dmd_id,
-                                            nsmap=METS_NSMAP)
+                        div = etree.Element(
+                            _M + "div", ID=new_id(), LABEL=link.label, DMDID=link.dmd_id, nsmap=METS_NSMAP
+                        )
                         for file_id in link.file_ids:
                             etree.SubElement(div, _M + "fptr", FILEID=file_id)
                         xf.write(div, pretty_print=True)

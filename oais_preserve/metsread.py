@@ -15,13 +15,30 @@ from .errors import Problem
 from .profile import NS_CSIP, NS_METS, NS_SIP, NS_XLINK
 from .xmlcheck import iter_validated, mets_schema
 
-_M = "{%s}" % NS_METS
-_XL = "{%s}" % NS_XLINK
-_CSIP = "{%s}" % NS_CSIP
-_SIP = "{%s}" % NS_SIP
-_TAGS = tuple(_M + t for t in ("metsHdr", "dmdSec", "digiprovMD", "techMD", "rightsMD", "sourceMD",
-                                 "amdSec", "file", "fileGrp", "fileSec", "fptr", "mptr", "div",
-                                 "structMap", "mets"))
+_M = f"{{{NS_METS}}}"
+_XL = f"{{{NS_XLINK}}}"
+_CSIP = f"{{{NS_CSIP}}}"
+_SIP = f"{{{NS_SIP}}}"
+_TAGS = tuple(
+    _M + t
+    for t in (
+        "metsHdr",
+        "dmdSec",
+        "digiprovMD",
+        "techMD",
+        "rightsMD",
+        "sourceMD",
+        "amdSec",
+        "file",
+        "fileGrp",
+        "fileSec",
+        "fptr",
+        "mptr",
+        "div",
+        "structMap",
+        "mets",
+    )
+)
 
 
 @dataclass
@@ -109,26 +126,45 @@ def _header(model: MetsModel, elem: etree._Element) -> None:
 
 def _mdref(model: MetsModel, section: etree._Element) -> None:
     for ref in section.iterfind(_M + "mdRef"):
-        model.refs.append(Ref(
-            kind=etree.QName(section).localname, id=section.get("ID"), href=ref.get(_XL + "href"),
-            size=ref.get("SIZE"), checksum=ref.get("CHECKSUM"), checksum_type=ref.get("CHECKSUMTYPE"),
-            mimetype=ref.get("MIMETYPE"), created=ref.get("CREATED") or section.get("CREATED"),
-            mdtype=ref.get("MDTYPE"), loctype=ref.get("LOCTYPE"), xlink_type=ref.get(_XL + "type")))
+        model.refs.append(
+            Ref(
+                kind=etree.QName(section).localname,
+                id=section.get("ID"),
+                href=ref.get(_XL + "href"),
+                size=ref.get("SIZE"),
+                checksum=ref.get("CHECKSUM"),
+                checksum_type=ref.get("CHECKSUMTYPE"),
+                mimetype=ref.get("MIMETYPE"),
+                created=ref.get("CREATED") or section.get("CREATED"),
+                mdtype=ref.get("MDTYPE"),
+                loctype=ref.get("LOCTYPE"),
+                xlink_type=ref.get(_XL + "type"),
+            )
+        )
 
 
 def _file(model: MetsModel, elem: etree._Element) -> None:
     group = elem.getparent()
     locs = elem.findall(_M + "FLocat")
     loc = locs[0] if locs else None
-    model.refs.append(Ref(
-        kind="file", id=elem.get("ID"), href=loc.get(_XL + "href") if loc is not None else None,
-        size=elem.get("SIZE"), checksum=elem.get("CHECKSUM"), checksum_type=elem.get("CHECKSUMTYPE"),
-        mimetype=elem.get("MIMETYPE"), created=elem.get("CREATED"),
-        group_use=group.get("USE") if group is not None else None,
-        group_id=group.get("ID") if group is not None else None,
-        loctype=loc.get("LOCTYPE") if loc is not None else None,
-        xlink_type=loc.get(_XL + "type") if loc is not None else None,
-        flocat_count=len(locs), puid=elem.get(_SIP + "FORMATREGISTRYKEY")))
+    model.refs.append(
+        Ref(
+            kind="file",
+            id=elem.get("ID"),
+            href=loc.get(_XL + "href") if loc is not None else None,
+            size=elem.get("SIZE"),
+            checksum=elem.get("CHECKSUM"),
+            checksum_type=elem.get("CHECKSUMTYPE"),
+            mimetype=elem.get("MIMETYPE"),
+            created=elem.get("CREATED"),
+            group_use=group.get("USE") if group is not None else None,
+            group_id=group.get("ID") if group is not None else None,
+            loctype=loc.get("LOCTYPE") if loc is not None else None,
+            xlink_type=loc.get(_XL + "type") if loc is not None else None,
+            flocat_count=len(locs),
+            puid=elem.get(_SIP + "FORMATREGISTRYKEY"),
+        )
+    )
 
 
 def _key(elem: etree._Element) -> str:
@@ -140,7 +176,9 @@ def _div(model: MetsModel, elem: etree._Element, pending: dict[str, Div]) -> Non
     div = pending.pop(_key(elem), None)
     if div is None:
         depth, parent_label = _depth_and_parent_label(elem)
-        div = Div(elem.get("ID"), elem.get("LABEL"), depth, parent_label, elem.get("DMDID"), elem.get("ADMID"))
+        div = Div(
+            elem.get("ID"), elem.get("LABEL"), depth, parent_label, elem.get("DMDID"), elem.get("ADMID")
+        )
     model.divs.append(div)
 
 
@@ -182,13 +220,19 @@ def _pointer(model: MetsModel, elem: etree._Element, open_divs: dict[str, Div]) 
     div = open_divs.get(_key(parent))
     if div is None:
         depth, parent_label = _depth_and_parent_label(parent)
-        div = Div(parent.get("ID"), parent.get("LABEL"), depth, parent_label, parent.get("DMDID"),
-                  parent.get("ADMID"))
+        div = Div(
+            parent.get("ID"),
+            parent.get("LABEL"),
+            depth,
+            parent_label,
+            parent.get("DMDID"),
+            parent.get("ADMID"),
+        )
         open_divs[_key(parent)] = div
     if etree.QName(elem).localname == "fptr":
         model.fptr_total += 1
-        # Keep pointer IDs only for the small structural divs the rules look at.
-        if len(div.fptr_ids) < 16:
+        # A representation's Data div points at every file: count those, keep the others.
+        if div.label != "Data":
             div.fptr_ids.append(elem.get("FILEID") or "")
     else:
         div.mptrs.append({**_attrs(elem)})

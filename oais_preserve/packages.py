@@ -18,12 +18,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
 from .bag import PayloadEntry, check_bag_against, write_bag_tags
-from .description import Document, HoSo, load_description
+from .description import Document, HoSo, PackageKind, load_description
 from .ead import document_ead_filename, ead_schema_files, write_document_ead, write_hoso_ead
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, read_file, read_files
@@ -68,9 +69,15 @@ class BuildResult:
     report: ValidationReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "objid": self.objid, "package_type": self.package_type,
-                "files": self.files, "bytes": self.bytes, "seconds": round(self.seconds, 3),
-                "skipped": self.skipped}
+        return {
+            "path": str(self.path),
+            "objid": self.objid,
+            "package_type": self.package_type,
+            "files": self.files,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "skipped": self.skipped,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,27 +102,59 @@ class _Written:
 # --- public API ---------------------------------------------------------------------------------
 
 
-def build_aip(description: Path | HoSo | Mapping[str, Any], source_dir: Path, dest_dir: Path, *,
-              workers: int | None = None, executor: Executor | None = None,
-              algorithms: Sequence[str] = ("sha256",), progress: Progress | None = None,
-              objid: str | None = None) -> BuildResult:
+def build_aip(
+    description: Path | HoSo | Mapping[str, Any],
+    source_dir: Path,
+    dest_dir: Path,
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    algorithms: Sequence[str] = ("sha256",),
+    progress: Progress | None = None,
+    objid: str | None = None,
+) -> BuildResult:
     """Build an AIP_hoso bag from scans described by ``description`` (TT05 Art. 8(3))."""
-    hoso = _as_hoso(description)
-    return _build(hoso, PROFILES["AIP"], Path(source_dir), Path(dest_dir), workers=workers,
-                  executor=executor, algorithms=algorithms, progress=progress, objid=objid)
+    hoso = _as_hoso(description, "AIP")
+    return _build(
+        hoso,
+        PROFILES["AIP"],
+        Path(source_dir),
+        Path(dest_dir),
+        workers=workers,
+        executor=executor,
+        algorithms=algorithms,
+        progress=progress,
+        objid=objid,
+    )
 
 
-def build_sip(description: Path | HoSo | Mapping[str, Any], source_dir: Path, dest_dir: Path, *,
-              workers: int | None = None, executor: Executor | None = None,
-              progress: Progress | None = None, objid: str | None = None) -> BuildResult:
+def build_sip(
+    description: Path | HoSo | Mapping[str, Any],
+    source_dir: Path,
+    dest_dir: Path,
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    objid: str | None = None,
+) -> BuildResult:
     """Build a SIP_hoso package folder (no bag, no PREMIS: TT05 Phụ lục III)."""
-    hoso = _as_hoso(description)
-    return _build(hoso, PROFILES["SIP"], Path(source_dir), Path(dest_dir), workers=workers,
-                  executor=executor, algorithms=("sha256",), progress=progress, objid=objid)
+    hoso = _as_hoso(description, "SIP")
+    return _build(
+        hoso,
+        PROFILES["SIP"],
+        Path(source_dir),
+        Path(dest_dir),
+        workers=workers,
+        executor=executor,
+        algorithms=("sha256",),
+        progress=progress,
+        objid=objid,
+    )
 
 
-def _as_hoso(description: Path | HoSo | Mapping[str, Any]) -> HoSo:
-    return description if isinstance(description, HoSo) else load_description(description)
+def _as_hoso(description: Path | HoSo | Mapping[str, Any], kind: PackageKind) -> HoSo:
+    return description if isinstance(description, HoSo) else load_description(description, kind=kind)
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -199,15 +238,28 @@ def _executor(workers: int | None, executor: Executor | None) -> Iterator[Execut
         yield pool
 
 
-def _build(hoso: HoSo, profile: Profile, source_dir: Path, dest_dir: Path, *, workers: int | None,
-           executor: Executor | None, algorithms: Sequence[str], progress: Progress | None,
-           objid: str | None, provenance: Sequence[Event] = (),
-           expected: Mapping[str, str] | None = None) -> BuildResult:
+def _build(
+    hoso: HoSo,
+    profile: Profile,
+    source_dir: Path,
+    dest_dir: Path,
+    *,
+    workers: int | None,
+    executor: Executor | None,
+    algorithms: Sequence[str],
+    progress: Progress | None,
+    objid: str | None,
+    provenance: Sequence[Event] = (),
+    expected: Mapping[str, str] | None = None,
+) -> BuildResult:
     started = time.monotonic()
     algorithms = check_algorithms(algorithms)
     items, by_source = plan_payload(hoso, source_dir)
-    objid = objid or make_objid(profile.package_type, str(hoso.fonds.get("fondsCode", "")),
-                                package_uuid(profile.package_type, hoso.arc_file_code))
+    objid = objid or make_objid(
+        profile.package_type,
+        str(hoso.fonds.get("fondsCode", "")),
+        package_uuid(profile.package_type, hoso.arc_file_code),
+    )
     final = dest_dir / folder_name(objid)
     if final.exists():
         return _already_built(final, objid, profile, started)
@@ -218,13 +270,16 @@ def _build(hoso: HoSo, profile: Profile, source_dir: Path, dest_dir: Path, *, wo
             records = ctx.copy_payload(items, pool, expected)
         ctx.write_metadata(records)
         if profile.with_premis:
-            write_bag_tags(stage, ctx.payload_entries(), _bag_info(hoso, objid, profile), algorithms=algorithms)
+            write_bag_tags(
+                stage, ctx.payload_entries(), _bag_info(hoso, objid, profile), algorithms=algorithms
+            )
         ctx.self_check(stage)
         publish(stage, final)
     data_bytes = sum(r.size for r in records)
     log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, len(records), data_bytes)
-    return BuildResult(final, objid, profile.package_type, len(records), data_bytes,
-                       time.monotonic() - started)
+    return BuildResult(
+        final, objid, profile.package_type, len(records), data_bytes, time.monotonic() - started
+    )
 
 
 def _already_built(final: Path, objid: str, profile: Profile, started: float) -> BuildResult:
@@ -232,8 +287,9 @@ def _already_built(final: Path, objid: str, profile: Profile, started: float) ->
     report = validate(final, verify=False)
     if not report.valid:
         raise InvalidPackageError(str(final), report.problems)
-    return BuildResult(final, objid, profile.package_type, 0, 0, time.monotonic() - started, skipped=True,
-                       report=report)
+    return BuildResult(
+        final, objid, profile.package_type, 0, 0, time.monotonic() - started, skipped=True, report=report
+    )
 
 
 def _bag_info(hoso: HoSo, objid: str, profile: Profile) -> dict[str, str]:
@@ -252,8 +308,17 @@ def _bag_info(hoso: HoSo, objid: str, profile: Profile) -> dict[str, str]:
 class _BuildContext:
     """State of one package build: what was written, with sizes and digests."""
 
-    def __init__(self, hoso: HoSo, profile: Profile, objid: str, root: Path, algorithms: Sequence[str],
-                 by_source: dict[str, str], progress: Progress | None, provenance: Sequence[Event]) -> None:
+    def __init__(
+        self,
+        hoso: HoSo,
+        profile: Profile,
+        objid: str,
+        root: Path,
+        algorithms: Sequence[str],
+        by_source: dict[str, str],
+        progress: Progress | None,
+        provenance: Sequence[Event],
+    ) -> None:
         self.hoso, self.profile, self.objid, self.root = hoso, profile, objid, root
         self.algorithms, self.by_source, self.progress = algorithms, by_source, progress
         self.provenance = provenance
@@ -261,10 +326,12 @@ class _BuildContext:
         self.written = _Written()
         self.identifier = default_identifier()
         self.file_ids: dict[str, str] = {}
+        self.kind: PackageKind = "AIP" if profile.package_type == "AIP" else "SIP"
 
     # payload ---------------------------------------------------------------------------------
-    def copy_payload(self, items: Sequence[PayloadItem], pool: Executor | None,
-                     expected: Mapping[str, str] | None) -> list[FileRecord]:
+    def copy_payload(
+        self, items: Sequence[PayloadItem], pool: Executor | None, expected: Mapping[str, str] | None
+    ) -> list[FileRecord]:
         jobs = [FileJob(item.source, self.root / item.target_rel) for item in items]
 
         def report(done: int, total: int) -> None:
@@ -299,27 +366,56 @@ class _BuildContext:
         return MetsFile(new_id("ID-"), rel, mimetype, record.size, self.created, record.digests["sha256"])
 
     def write_metadata(self, records: Sequence[FileRecord]) -> None:
-        kind = self.profile.package_type
+        kind = self.kind
         data_files = [self._data_file(item, record) for item, record in zip(self.items, records, strict=True)]
         doc_refs, links = self._document_records(kind)
         rep_premis = self._rep_premis(records) if self.profile.with_premis else []
         agents = self._mets_agents()
-        rep_mets = self._write_xml(f"{REP_DIR}/METS.xml", lambda out: write_representation_mets(
-            out, profile=self.profile, representation=REPRESENTATION, created=self.created, agents=agents,
-            descriptive=[_relative(r, REP_DIR) for r in doc_refs],
-            preservation=[_relative(r, REP_DIR) for r in rep_premis],
-            data_files=[_relative_file(f, REP_DIR) for f in data_files], links=links))
+        rep_mets = self._write_xml(
+            f"{REP_DIR}/METS.xml",
+            lambda out: write_representation_mets(
+                out,
+                profile=self.profile,
+                representation=REPRESENTATION,
+                created=self.created,
+                agents=agents,
+                descriptive=[_relative(r, REP_DIR) for r in doc_refs],
+                preservation=[_relative(r, REP_DIR) for r in rep_premis],
+                data_files=[_relative_file(f, REP_DIR) for f in data_files],
+                links=links,
+            ),
+        )
         hoso_ead = self._ead("metadata/descriptive/EAD.xml", lambda p: write_hoso_ead(self.hoso, kind, p))
-        descriptive = [MdRef(hoso_ead, self.profile.descriptive_mdtype, new_id(),
-                             mdtype_version=self.profile.descriptive_mdtype_version, label="EAD")]
+        descriptive = [
+            MdRef(
+                hoso_ead,
+                self.profile.descriptive_mdtype,
+                new_id(),
+                mdtype_version=self.profile.descriptive_mdtype_version,
+                label="EAD",
+            )
+        ]
         preservation = self._package_premis() if self.profile.with_premis else []
         documentation = [self._documentation(records)]
         schemas = self._schemas()
-        self._write_xml("METS.xml", lambda out: write_package_mets(
-            out, profile=self.profile, objid=self.objid, label=self.hoso.title[:255], created=self.created,
-            agents=agents, alt_ids=[("REFERENCECODE", self._file_code())], descriptive=descriptive,
-            preservation=preservation, documentation=documentation, schemas=schemas,
-            representation_mets=rep_mets, representation=REPRESENTATION))
+        self._write_xml(
+            "METS.xml",
+            lambda out: write_package_mets(
+                out,
+                profile=self.profile,
+                objid=self.objid,
+                label=self.hoso.title[:255],
+                created=self.created,
+                agents=agents,
+                alt_ids=[("REFERENCECODE", self._file_code())],
+                descriptive=descriptive,
+                preservation=preservation,
+                documentation=documentation,
+                schemas=schemas,
+                representation_mets=rep_mets,
+                representation=REPRESENTATION,
+            ),
+        )
 
     def _file_code(self) -> str:
         return self.hoso.arc_file_code if self.profile.package_type == "AIP" else self.hoso.file_code
@@ -329,10 +425,17 @@ class _BuildContext:
         file_id = new_id("ID-")
         self.file_ids[item.target_rel] = file_id
         created = timestamp(datetime.fromtimestamp(record.mtime)) if record.mtime else self.created
-        return MetsFile(file_id, item.target_rel, _mimetype(item.target_rel, ident), record.size, created,
-                        record.digests["sha256"], format_name=ident.format_name if ident else None,
-                        format_version=ident.format_version if ident else None,
-                        puid=ident.puid if ident else None)
+        return MetsFile(
+            file_id,
+            item.target_rel,
+            _mimetype(item.target_rel, ident),
+            record.size,
+            created,
+            record.digests["sha256"],
+            format_name=ident.format_name if ident else None,
+            format_version=ident.format_version if ident else None,
+            puid=ident.puid if ident else None,
+        )
 
     def _ead(self, rel: str, writer: Callable[[Path], None]) -> MetsFile:
         path = self.root / rel
@@ -340,16 +443,21 @@ class _BuildContext:
         writer(path)
         return self._record_file(rel, "application/xml")
 
-    def _document_records(self, kind: str) -> tuple[list[MdRef], list[DocumentLink]]:
+    def _document_records(self, kind: PackageKind) -> tuple[list[MdRef], list[DocumentLink]]:
         refs: list[MdRef] = []
         links: list[DocumentLink] = []
         whole = [self.by_source[f] for f in self.hoso.files]
         for doc in self.hoso.documents:
-            name = document_ead_filename(self.hoso, doc, kind)  # type: ignore[arg-type]
+            name = document_ead_filename(self.hoso, doc, kind)
             rel = f"{REP_DIR}/metadata/descriptive/{name}"
-            meta = self._ead(rel, lambda p, d=doc: write_document_ead(self.hoso, d, kind, p))  # type: ignore[misc]
-            ref = MdRef(meta, self.profile.descriptive_mdtype, new_id(),
-                        mdtype_version=self.profile.descriptive_mdtype_version, label=_doc_label(self.hoso, doc, kind))
+            meta = self._ead(rel, partial(write_document_ead, self.hoso, doc, kind))
+            ref = MdRef(
+                meta,
+                self.profile.descriptive_mdtype,
+                new_id(),
+                mdtype_version=self.profile.descriptive_mdtype_version,
+                label=_doc_label(self.hoso, doc, kind),
+            )
             refs.append(ref)
             targets = [self.by_source[f] for f in doc.files] or whole
             links.append(DocumentLink(ref.label or name, ref.section_id, [self.file_ids[t] for t in targets]))
@@ -360,8 +468,13 @@ class _BuildContext:
         with HashingWriter(self.root / rel) as out:
             for line in _package_summary(self, records):
                 out.write((line + "\n").encode("utf-8"))
-        self.written.add(rel, out.size, {"sha256": out.sha256} if len(self.algorithms) == 1 else
-                         read_file(FileJob(self.root / rel, identify=False), self.algorithms).digests)
+        self.written.add(
+            rel,
+            out.size,
+            {"sha256": out.sha256}
+            if len(self.algorithms) == 1
+            else read_file(FileJob(self.root / rel, identify=False), self.algorithms).digests,
+        )
         return MetsFile(new_id("ID-"), rel, "text/plain", out.size, self.created, out.sha256)
 
     def _schemas(self) -> list[MetsFile]:
@@ -382,12 +495,28 @@ class _BuildContext:
     def _mets_agents(self) -> list[MetsAgent]:
         fonds = self.hoso.fonds
         return [
-            MetsAgent("CREATOR", "OTHER", SOFTWARE_NAME, other_type="SOFTWARE", note=__version__,
-                      note_type="SOFTWARE VERSION"),
-            MetsAgent("ARCHIVIST", "ORGANIZATION", str(fonds.get("fondsName") or fonds.get("fondsCode")),
-                      note=str(fonds.get("fondsCode", "")), note_type="IDENTIFICATIONCODE"),
-            MetsAgent("PRESERVATION", "ORGANIZATION", str(fonds.get("organization", "")),
-                      note=str(fonds.get("archiveCode", "")), note_type="IDENTIFICATIONCODE"),
+            MetsAgent(
+                "CREATOR",
+                "OTHER",
+                SOFTWARE_NAME,
+                other_type="SOFTWARE",
+                note=__version__,
+                note_type="SOFTWARE VERSION",
+            ),
+            MetsAgent(
+                "ARCHIVIST",
+                "ORGANIZATION",
+                str(fonds.get("fondsName") or fonds.get("fondsCode")),
+                note=str(fonds.get("fondsCode", "")),
+                note_type="IDENTIFICATIONCODE",
+            ),
+            MetsAgent(
+                "PRESERVATION",
+                "ORGANIZATION",
+                str(fonds.get("organization", "")),
+                note=str(fonds.get("archiveCode", "")),
+                note_type="IDENTIFICATIONCODE",
+            ),
         ]
 
     # PREMIS ----------------------------------------------------------------------------------
@@ -395,17 +524,32 @@ class _BuildContext:
         fonds = self.hoso.fonds
         org = str(fonds.get("organization", ""))
         agents = {
-            "software": Agent(Identifier("local", f"{SOFTWARE_NAME}-{__version__}"), SOFTWARE_NAME, "software",
-                              __version__, note="https://pypi.org/project/oais_preserve (TT05 packager)"),
-            "fido": Agent(Identifier("local", f"fido-{self.identifier.tool_version}"), "fido", "software",
-                          self.identifier.tool_version, note=f"signatures: {self.identifier.signature_version}"),
-            "org": Agent(Identifier("local", str(fonds.get("archiveCode") or org)), org, "organization",
-                         note=f"Mã cơ quan lưu trữ: {fonds.get('archiveCode', '')}"),
+            "software": Agent(
+                Identifier("local", f"{SOFTWARE_NAME}-{__version__}"),
+                SOFTWARE_NAME,
+                "software",
+                __version__,
+                note="https://pypi.org/project/oais_preserve (TT05 packager)",
+            ),
+            "fido": Agent(
+                Identifier("local", f"fido-{self.identifier.tool_version}"),
+                "fido",
+                "software",
+                self.identifier.tool_version,
+                note=f"signatures: {self.identifier.signature_version}",
+            ),
+            "org": Agent(
+                Identifier("local", str(fonds.get("archiveCode") or org)),
+                org,
+                "organization",
+                note=f"Mã cơ quan lưu trữ: {fonds.get('archiveCode', '')}",
+            ),
         }
         digitizer = self.hoso.fields.get("digitizedBy")
         if digitizer and digitizer != org:
-            agents["digitizer"] = Agent(Identifier("local", f"digitizer:{digitizer}"), str(digitizer),
-                                        "organization")
+            agents["digitizer"] = Agent(
+                Identifier("local", f"digitizer:{digitizer}"), str(digitizer), "organization"
+            )
         return agents
 
     def _rep_premis(self, records: Sequence[FileRecord]) -> list[MdRef]:
@@ -415,9 +559,16 @@ class _BuildContext:
 
         def write(out: HashingWriter) -> None:
             with PremisWriter(out) as premis:
-                premis.add_entity(EntityObject("representation", rep_id, storage_path=REP_DIR,
-                                               relationships=[Relationship("structural", "is included in",
-                                                                           [Identifier("URN", self.objid)])]))
+                premis.add_entity(
+                    EntityObject(
+                        "representation",
+                        rep_id,
+                        storage_path=REP_DIR,
+                        relationships=[
+                            Relationship("structural", "is included in", [Identifier("URN", self.objid)])
+                        ],
+                    )
+                )
                 for item, record in zip(self.items, records, strict=True):
                     premis.add_file(self._file_object(item, record, rep_id))
                 for event in self._rep_events(records, rep_id, agents):
@@ -431,12 +582,19 @@ class _BuildContext:
         ident = record.identification
         digests = [(METS_CHECKSUM_TYPE[a], record.digests[a]) for a in self.algorithms]
         return FileObject(
-            Identifier("local", item.target_rel), record.size, digests, _premis_format(ident),
-            item.original_name, item.target_rel, digest_originator=SOFTWARE_NAME,
-            relationships=[Relationship("structural", "is included in", [rep_id])])
+            Identifier("local", item.target_rel),
+            record.size,
+            digests,
+            _premis_format(ident),
+            item.original_name,
+            item.target_rel,
+            digest_originator=SOFTWARE_NAME,
+            relationships=[Relationship("structural", "is included in", [rep_id])],
+        )
 
-    def _rep_events(self, records: Sequence[FileRecord], rep_id: Identifier,
-                    agents: dict[str, Agent]) -> list[Event]:
+    def _rep_events(
+        self, records: Sequence[FileRecord], rep_id: Identifier, agents: dict[str, Agent]
+    ) -> list[Event]:
         software, fido = agents["software"].identifier, agents["fido"].identifier
         by_status: dict[str, int] = {}
         for record in records:
@@ -444,18 +602,29 @@ class _BuildContext:
             by_status[status] = by_status.get(status, 0) + 1
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items()))
         return [
-            Event(Identifier("UUID", new_id()), "message digest calculation", self.created,
-                  f"program={SOFTWARE_NAME}; version={__version__}; algorithms="
-                  + ",".join(METS_CHECKSUM_TYPE[a] for a in self.algorithms)
-                  + "; computed while copying (single read)", "success",
-                  f"{len(records)} files; digests in each file object",
-                  [(software, "executing program")], [rep_id]),
-            Event(Identifier("UUID", new_id()), "format identification", self.created,
-                  f"program=fido; version={self.identifier.tool_version}; "
-                  f"signature={self.identifier.signature_version}; matcher={SOFTWARE_NAME} {__version__}",
-                  "success" if "unknown" not in by_status and "incomplete" not in by_status else "warning",
-                  f"{len(records)} files: {summary}; PUID and match basis in each file object",
-                  [(fido, "executing program"), (software, "implementer")], [rep_id]),
+            Event(
+                Identifier("UUID", new_id()),
+                "message digest calculation",
+                self.created,
+                f"program={SOFTWARE_NAME}; version={__version__}; algorithms="
+                + ",".join(METS_CHECKSUM_TYPE[a] for a in self.algorithms)
+                + "; computed while copying (single read)",
+                "success",
+                f"{len(records)} files; digests in each file object",
+                [(software, "executing program")],
+                [rep_id],
+            ),
+            Event(
+                Identifier("UUID", new_id()),
+                "format identification",
+                self.created,
+                f"program=fido; version={self.identifier.tool_version}; "
+                f"signature={self.identifier.signature_version}; matcher={SOFTWARE_NAME} {__version__}",
+                "success" if "unknown" not in by_status and "incomplete" not in by_status else "warning",
+                f"{len(records)} files: {summary}; PUID and match basis in each file object",
+                [(fido, "executing program"), (software, "implementer")],
+                [rep_id],
+            ),
         ]
 
     def _package_premis(self) -> list[MdRef]:
@@ -466,12 +635,22 @@ class _BuildContext:
 
         def write(out: HashingWriter) -> None:
             with PremisWriter(out) as premis:
-                premis.add_entity(EntityObject(
-                    "intellectualEntity", entity, original_name=self.hoso.arc_file_code,
-                    relationships=[Relationship("structural", "includes", [rep_id])]))
-                premis.add_entity(EntityObject(
-                    "representation", rep_id, storage_path=REP_DIR,
-                    relationships=[Relationship("structural", "is included in", [entity])]))
+                premis.add_entity(
+                    EntityObject(
+                        "intellectualEntity",
+                        entity,
+                        original_name=self.hoso.arc_file_code,
+                        relationships=[Relationship("structural", "includes", [rep_id])],
+                    )
+                )
+                premis.add_entity(
+                    EntityObject(
+                        "representation",
+                        rep_id,
+                        storage_path=REP_DIR,
+                        relationships=[Relationship("structural", "is included in", [entity])],
+                    )
+                )
                 for event in self._package_events(entity, agents):
                     premis.add_event(event)
                 premis.add_agents(agents.values())
@@ -485,19 +664,44 @@ class _BuildContext:
         digitized = self.hoso.digitized_at
         if digitized is not None:
             who = agents.get("digitizer", agents["org"]).identifier
-            events.append(Event(Identifier("UUID", new_id()), "transfer", timestamp(digitized),
-                                "Số hóa tài liệu (digitization of the paper hồ sơ, TT05 Art. 8)", "success",
-                                f"mã hồ sơ giấy: {self.hoso.fields.get('paperFileCode', '')}",
-                                [(who, "implementer")], [entity]))
-        events.append(Event(Identifier("UUID", new_id()), "validation", self.created,
-                            "descriptive metadata checked against the TT05 JSON Schemas and rules", "success",
-                            "0 errors", [(software, "executing program")], [entity]))
+            events.append(
+                Event(
+                    Identifier("UUID", new_id()),
+                    "transfer",
+                    timestamp(digitized),
+                    "Số hóa tài liệu (digitization of the paper hồ sơ, TT05 Art. 8)",
+                    "success",
+                    f"mã hồ sơ giấy: {self.hoso.fields.get('paperFileCode', '')}",
+                    [(who, "implementer")],
+                    [entity],
+                )
+            )
+        events.append(
+            Event(
+                Identifier("UUID", new_id()),
+                "validation",
+                self.created,
+                "descriptive metadata checked against the TT05 JSON Schemas and rules",
+                "success",
+                "0 errors",
+                [(software, "executing program")],
+                [entity],
+            )
+        )
         events.extend(self.provenance)
         event_type = "information package creation" if self.provenance else "ingestion"
-        events.append(Event(Identifier("UUID", new_id()), event_type, self.created,
-                            f"AIP_hoso built by {SOFTWARE_NAME} {__version__}; self-validated before storage",
-                            "success", self.objid, [(software, "executing program"), (org, "implementer")],
-                            [entity]))
+        events.append(
+            Event(
+                Identifier("UUID", new_id()),
+                event_type,
+                self.created,
+                f"AIP_hoso built by {SOFTWARE_NAME} {__version__}; self-validated before storage",
+                "success",
+                self.objid,
+                [(software, "executing program"), (org, "implementer")],
+                [entity],
+            )
+        )
         return events
 
     # final check -----------------------------------------------------------------------------
@@ -506,25 +710,43 @@ class _BuildContext:
         report = validate_package(self.root, known=known)
         problems = list(report.problems)
         if self.profile.with_premis:
-            expected = {f"data/{rel}": (size, digests) for rel, (size, digests) in self.written.entries.items()}
+            expected = {
+                f"data/{rel}": (size, digests) for rel, (size, digests) in self.written.entries.items()
+            }
             problems += check_bag_against(stage, expected)
         if problems:
             raise InvalidPackageError(str(stage), problems)
 
 
 def _relative(ref: MdRef, base: str) -> MdRef:
-    return MdRef(_relative_file(ref.file, base), ref.mdtype, ref.section_id, ref.mdtype_version,
-                 ref.other_mdtype, ref.label)
+    return MdRef(
+        _relative_file(ref.file, base),
+        ref.mdtype,
+        ref.section_id,
+        ref.mdtype_version,
+        ref.other_mdtype,
+        ref.label,
+    )
 
 
 def _relative_file(f: MetsFile, base: str) -> MetsFile:
-    href = f.href[len(base) + 1:] if f.href.startswith(base + "/") else f.href
-    return MetsFile(f.id, href, f.mimetype, f.size, f.created, f.checksum, f.checksum_type, f.format_name,
-                    f.format_version, f.puid)
+    href = f.href[len(base) + 1 :] if f.href.startswith(base + "/") else f.href
+    return MetsFile(
+        f.id,
+        href,
+        f.mimetype,
+        f.size,
+        f.created,
+        f.checksum,
+        f.checksum_type,
+        f.format_name,
+        f.format_version,
+        f.puid,
+    )
 
 
-def _doc_label(hoso: HoSo, doc: Document, kind: str) -> str:
-    return hoso.doc_code(doc, kind)  # type: ignore[arg-type]
+def _doc_label(hoso: HoSo, doc: Document, kind: PackageKind) -> str:
+    return hoso.doc_code(doc, kind)
 
 
 def _mimetype(rel: str, ident: Identification | None) -> str:
@@ -538,15 +760,28 @@ def _premis_format(ident: Identification | None) -> FileFormat:
     if ident is None or ident.puid is None:
         note = ident.note if ident is not None else "not identified"
         return FileFormat("Unknown", note=f"no PRONOM identification: {note}")
-    return FileFormat(ident.format_name or ident.puid, ident.format_version, ident.puid,
-                      note=f"basis={ident.basis}; status={ident.status}; {ident.note}".strip("; "))
+    return FileFormat(
+        ident.format_name or ident.puid,
+        ident.format_version,
+        ident.puid,
+        note=f"basis={ident.basis}; status={ident.status}; {ident.note}".strip("; "),
+    )
 
 
 def _check_expected(item: PayloadItem, record: FileRecord, expected: Mapping[str, str]) -> None:
     want = expected.get(item.original_name)
     if want is not None and want.lower() != record.digests["sha256"]:
-        raise InvalidPackageError(item.original_name, [Problem(
-            item.original_name, "the producer's SHA-256 does not match the file", value=want, rule="fixity")])
+        raise InvalidPackageError(
+            item.original_name,
+            [
+                Problem(
+                    item.original_name,
+                    "the producer's SHA-256 does not match the file",
+                    value=want,
+                    rule="fixity",
+                )
+            ],
+        )
 
 
 def _package_summary(ctx: _BuildContext, records: Sequence[FileRecord]) -> Iterator[str]:
@@ -562,7 +797,9 @@ def _package_summary(ctx: _BuildContext, records: Sequence[FileRecord]) -> Itera
     yield ""
     yield "Tệp dữ liệu / Data files (path, bytes, SHA-256, PRONOM):"
     for item, record in zip(ctx.items, records, strict=True):
-        puid = record.identification.puid if record.identification and record.identification.puid else "unknown"
+        puid = (
+            record.identification.puid if record.identification and record.identification.puid else "unknown"
+        )
         yield f"{item.target_rel}\t{record.size}\t{record.digests['sha256']}\t{puid}"
 
 
@@ -597,4 +834,3 @@ def export_zip(package: Path, dest: Path) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, dest)
     return dest
-

@@ -10,14 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from lxml import etree
 
 from .profile import NS_PREMIS, NS_XSI, PREMIS_NSMAP
 
-_P = "{%s}" % NS_PREMIS
-_XSI_TYPE = "{%s}type" % NS_XSI
+_P = f"{{{NS_PREMIS}}}"
+_XSI_TYPE = f"{{{NS_XSI}}}type"
 _ORDER = {"object": 0, "event": 1, "agent": 2, "rightsStatement": 3}
 
 
@@ -197,7 +200,7 @@ def agent_element(agent: Agent) -> etree._Element:
 class PremisWriter:
     """Writes one PREMIS document incrementally (``lxml.etree.xmlfile``)."""
 
-    def __init__(self, target: Path | BinaryIO) -> None:
+    def __init__(self, target: Path | SupportsWrite[bytes]) -> None:
         self.target = target
         self._stage = 0
         self._stack: list[Any] = []

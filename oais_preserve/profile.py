@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -19,8 +20,8 @@ NS_SIP = "https://DILCIS.eu/XML/METS/SIPExtensionMETS"
 NS_PREMIS = "http://www.loc.gov/premis/v3"
 NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
-METS_NSMAP = {None: NS_METS, "xlink": NS_XLINK, "csip": NS_CSIP, "sip": NS_SIP, "xsi": NS_XSI}
-PREMIS_NSMAP = {None: NS_PREMIS, "xsi": NS_XSI}
+METS_NSMAP: dict[Any, str] = {None: NS_METS, "xlink": NS_XLINK, "csip": NS_CSIP, "sip": NS_SIP, "xsi": NS_XSI}
+PREMIS_NSMAP: dict[Any, str] = {None: NS_PREMIS, "xsi": NS_XSI}
 
 
 @dataclass(frozen=True)

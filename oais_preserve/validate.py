@@ -53,9 +53,14 @@ class ValidationReport:
             return {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value}
 
         return {
-            "path": str(self.path), "kind": self.kind, "valid": self.valid, "objid": self.objid,
-            "package_type": self.package_type, "files_checked": self.files_checked,
-            "bytes_checked": self.bytes_checked, "problems": [row(p) for p in self.problems],
+            "path": str(self.path),
+            "kind": self.kind,
+            "valid": self.valid,
+            "objid": self.objid,
+            "package_type": self.package_type,
+            "files_checked": self.files_checked,
+            "bytes_checked": self.bytes_checked,
+            "problems": [row(p) for p in self.problems],
             "warnings": [row(p) for p in self.warnings],
         }
 
@@ -84,12 +89,19 @@ def validate(
     return _validate_folder(path, verify, executor, progress)
 
 
-def _validate_folder(path: Path, verify: bool, executor: Executor | None,
-                     progress: Callable[[int, int], None] | None) -> ValidationReport:
+def _validate_folder(
+    path: Path, verify: bool, executor: Executor | None, progress: Callable[[int, int], None] | None
+) -> ValidationReport:
     if (path / "bagit.txt").exists():
         bag = validate_bag(path, verify_payload=verify, executor=executor, progress=progress)
-        report = ValidationReport(path, "bag", list(bag.problems), list(bag.warnings),
-                                  files_checked=bag.files_checked, bytes_checked=bag.bytes_checked)
+        report = ValidationReport(
+            path,
+            "bag",
+            list(bag.problems),
+            list(bag.warnings),
+            files_checked=bag.files_checked,
+            bytes_checked=bag.bytes_checked,
+        )
         known = _manifest_digests(path, bag) if verify else None
         _check_package(path / "data", report, known, verify=False, prefix="data/")
         return report
@@ -125,15 +137,18 @@ def _read_manifest(manifest: Path) -> Iterator[tuple[str, str]]:
                 yield unicodedata.normalize("NFC", rel), digest.lower()
 
 
-def validate_package(root: Path, *, known: KnownDigests | None = None, verify: bool = False) -> ValidationReport:
+def validate_package(
+    root: Path, *, known: KnownDigests | None = None, verify: bool = False
+) -> ValidationReport:
     """Check a bare E-ARK package folder; ``known`` digests (path relative to ``root``) spare re-reads."""
     report = ValidationReport(root, "package")
     _check_package(root, report, known, verify=verify, prefix="")
     return report
 
 
-def _check_package(root: Path, report: ValidationReport, known: KnownDigests | None, *, verify: bool,
-                   prefix: str) -> None:
+def _check_package(
+    root: Path, report: ValidationReport, known: KnownDigests | None, *, verify: bool, prefix: str
+) -> None:
     problems = report.problems
     mets_path = root / "METS.xml"
     if not mets_path.is_file():
@@ -168,8 +183,9 @@ def _check_package(root: Path, report: ValidationReport, known: KnownDigests | N
 class _RefChecker:
     """Checks each METS reference: safe path, existing file, SIZE, CHECKSUM, and XML schema."""
 
-    def __init__(self, root: Path, known: KnownDigests | None, verify: bool, prefix: str,
-                 report: ValidationReport) -> None:
+    def __init__(
+        self, root: Path, known: KnownDigests | None, verify: bool, prefix: str, report: ValidationReport
+    ) -> None:
         self.root, self.known, self.verify, self.prefix, self.report = root, known, verify, prefix, report
         self.seen: set[str] = set()
 
@@ -197,8 +213,14 @@ class _RefChecker:
             problems.append(Problem(where, "not a regular file (symlinks are refused)", rule="unsafe-path"))
             return
         if ref.size is not None and ref.size != str(info.st_size):
-            problems.append(Problem(where, f"METS SIZE {ref.size} but the file has {info.st_size} bytes",
-                                    rule="CSIP69", value=ref.size))
+            problems.append(
+                Problem(
+                    where,
+                    f"METS SIZE {ref.size} but the file has {info.st_size} bytes",
+                    rule="CSIP69",
+                    value=ref.size,
+                )
+            )
         self._checksum(ref, rel, where, info.st_size)
         self._schema(ref, rel, where)
 
@@ -215,8 +237,9 @@ class _RefChecker:
             self.report.files_checked += 1
             self.report.bytes_checked += size
         if actual is not None and actual.lower() != ref.checksum.lower():
-            self.report.problems.append(Problem(where, "METS CHECKSUM does not match the file",
-                                                rule="CSIP71", value=ref.checksum))
+            self.report.problems.append(
+                Problem(where, "METS CHECKSUM does not match the file", rule="CSIP71", value=ref.checksum)
+            )
 
     def _schema(self, ref: Ref, rel: str, where: str) -> None:
         name = PurePosixPath(rel).name
@@ -230,7 +253,11 @@ class _RefChecker:
 
 def _ead_schema_for(name: str) -> str | None:
     upper = name.upper()
-    for prefix, xsd in (("EAD_DOC", "EAD_doc.xsd"), ("EAD_PIC", "EAD_pic.xsd"), ("EAD_MEDIA", "EAD_media.xsd")):
+    for prefix, xsd in (
+        ("EAD_DOC", "EAD_doc.xsd"),
+        ("EAD_PIC", "EAD_pic.xsd"),
+        ("EAD_MEDIA", "EAD_media.xsd"),
+    ):
         if upper.startswith(prefix):
             return xsd
     return "EAD.xsd" if upper == "EAD.XML" else None
@@ -252,7 +279,9 @@ def _safe_rel(href: str, where: str, problems: list[Problem]) -> str | None:
             continue
         if part == "..":
             if not parts:
-                problems.append(Problem(where, "reference escapes the package", value=href, rule="unsafe-path"))
+                problems.append(
+                    Problem(where, "reference escapes the package", value=href, rule="unsafe-path")
+                )
                 return None
             parts.pop()
         else:
@@ -275,9 +304,13 @@ def _unreferenced(root: Path, referenced: set[str], prefix: str, problems: list[
 
 
 def _structure_warnings(root: Path, report: ValidationReport, prefix: str) -> None:
-    for rel, rule in (("metadata", "CSIPSTR5"), ("metadata/descriptive", "CSIPSTR7"),
-                      ("representations", "CSIPSTR9"), ("schemas", "CSIPSTR15"),
-                      ("documentation", "CSIPSTR16")):
+    for rel, rule in (
+        ("metadata", "CSIPSTR5"),
+        ("metadata/descriptive", "CSIPSTR7"),
+        ("representations", "CSIPSTR9"),
+        ("schemas", "CSIPSTR15"),
+        ("documentation", "CSIPSTR16"),
+    ):
         if not (root / rel).is_dir():
             report.warnings.append(Problem(prefix + rel, "recommended folder is missing", rule=rule))
     reps = root / "representations"
@@ -285,8 +318,13 @@ def _structure_warnings(root: Path, report: ValidationReport, prefix: str) -> No
         for rep in sorted(p for p in reps.iterdir() if p.is_dir()):
             for sub, rule in (("data", "CSIPSTR11"), ("METS.xml", "CSIPSTR12"), ("metadata", "CSIPSTR13")):
                 if not (rep / sub).exists():
-                    report.problems.append(Problem(f"{prefix}representations/{rep.name}/{sub}",
-                                                   "missing in the representation", rule=rule))
+                    report.problems.append(
+                        Problem(
+                            f"{prefix}representations/{rep.name}/{sub}",
+                            "missing in the representation",
+                            rule=rule,
+                        )
+                    )
 
 
 # --- zip packages -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Parsers refuse DTDs, external entities and network access (XXE).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,10 @@ _XML_URL = "http://www.w3.org/2001/xml.xsd"
 class _LocalSchemas(etree.Resolver):
     """Maps the schema URLs the official XSDs import to our local copies."""
 
-    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:  # type: ignore[override]
         name = {_XLINK_URL: "xlink.xsd", _XML_URL: "xml.xsd"}.get(system_url)
         if name:
-            return self.resolve_filename(str(XSD_DIR / name), context)
+            return self.resolve_filename(str(XSD_DIR / name), context)  # type: ignore[attr-defined]
         if system_url.startswith(("http://", "https://")):
             raise etree.XMLSchemaParseError(f"refusing to fetch {system_url}")
         return None
@@ -38,8 +38,14 @@ class _LocalSchemas(etree.Resolver):
 
 def safe_parser(**options: Any) -> etree.XMLParser:
     """A parser that never resolves entities, loads DTDs or touches the network."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, **options)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        **options,
+    )
 
 
 def _schema_parser() -> etree.XMLParser:
@@ -48,41 +54,54 @@ def _schema_parser() -> etree.XMLParser:
     return parser
 
 
-@lru_cache(maxsize=None)
+@cache
 def mets_schema() -> etree.XMLSchema:
-    driver = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:oais-preserve:driver">
-  <xs:import namespace="http://www.loc.gov/METS/" schemaLocation="{(XSD_DIR / 'mets.xsd').as_uri()}"/>
+    driver = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+           targetNamespace="urn:oais-preserve:driver">
+  <xs:import namespace="http://www.loc.gov/METS/" schemaLocation="{(XSD_DIR / "mets.xsd").as_uri()}"/>
   <xs:import namespace="https://DILCIS.eu/XML/METS/CSIPExtensionMETS"
-             schemaLocation="{(XSD_DIR / 'DILCISExtensionMETS.xsd').as_uri()}"/>
+             schemaLocation="{(XSD_DIR / "DILCISExtensionMETS.xsd").as_uri()}"/>
   <xs:import namespace="https://DILCIS.eu/XML/METS/SIPExtensionMETS"
-             schemaLocation="{(XSD_DIR / 'DILCISExtensionSIPMETS.xsd').as_uri()}"/>
+             schemaLocation="{(XSD_DIR / "DILCISExtensionSIPMETS.xsd").as_uri()}"/>
 </xs:schema>"""
     doc = etree.fromstring(driver.encode(), _schema_parser(), base_url=str(XSD_DIR / "driver.xsd"))
     return etree.XMLSchema(doc)
 
 
-@lru_cache(maxsize=None)
+@cache
 def premis_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(XSD_DIR / "premis.xsd"), _schema_parser()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def ead_schema(name: str) -> etree.XMLSchema:
     """One of our strict TT05 record schemas: EAD.xsd, EAD_doc.xsd, EAD_pic.xsd, EAD_media.xsd."""
     return etree.XMLSchema(etree.parse(str(EAD_XSD_DIR / name), _schema_parser()))
 
 
-def iter_validated(path: Path, schema: etree.XMLSchema | None, where: str,
-                   problems: list[Problem], tags: tuple[str, ...] | None = None
-                   ) -> Iterator[etree._Element]:
+def iter_validated(
+    path: Path,
+    schema: etree.XMLSchema | None,
+    where: str,
+    problems: list[Problem],
+    tags: tuple[str, ...] | None = None,
+) -> Iterator[etree._Element]:
     """Stream-parse ``path`` under ``schema``; yield each completed element, then free it.
 
     Memory stays bounded by the largest single element, so a METS listing 100,000 files is
     checked without building its tree. Parse and schema errors become problems of ``where``.
     """
     try:
-        context = etree.iterparse(str(path), events=("end",), tag=tags, schema=schema,
-                                  resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+        context = etree.iterparse(
+            str(path),
+            events=("end",),
+            tag=tags,
+            schema=schema,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
         for _event, elem in context:
             yield elem
             # Free what has been seen: this element's content and the siblings before it.
@@ -106,7 +125,7 @@ def validate_file(path: Path, schema: etree.XMLSchema, where: str) -> list[Probl
     except (etree.XMLSyntaxError, OSError) as exc:
         return [Problem(where, f"XML: {exc}", rule="xml-syntax")]
     if not schema.validate(doc):
-        for err in schema.error_log:
+        for err in schema.error_log:  # type: ignore[attr-defined]
             problems.append(Problem(where, f"line {err.line}: {err.message}", rule="xsd"))
     if _has_doctype(doc):
         problems.append(Problem(where, "DOCTYPE declarations are refused", rule="xxe"))
@@ -114,7 +133,7 @@ def validate_file(path: Path, schema: etree.XMLSchema, where: str) -> list[Probl
 
 
 def _has_doctype(doc: etree._ElementTree) -> bool:
-    return bool(doc.docinfo.doctype)
+    return bool(doc.docinfo.doctype)  # type: ignore[attr-defined]
 
 
 def stream_validate(path: Path, schema: etree.XMLSchema, where: str) -> list[Problem]:
@@ -122,9 +141,8 @@ def stream_validate(path: Path, schema: etree.XMLSchema, where: str) -> list[Pro
     problems: list[Problem] = []
     for _ in iter_validated(path, schema, where, problems, tags=None):
         pass
-    if problems and problems[-1].rule == "xsd":
-        # iterparse stops at the first validity error; re-run non-streaming to list all of them
-        # only when the document is small enough to hold.
-        if path.stat().st_size <= 32 * 2**20:
-            return validate_file(path, schema, where)
+    # iterparse stops at the first validity error; to list all of them, re-run non-streaming,
+    # but only when the document is small enough to hold.
+    if problems and problems[-1].rule == "xsd" and path.stat().st_size <= 32 * 2**20:
+        return validate_file(path, schema, where)
     return problems

@@ -45,8 +45,13 @@ def run_eark_validator(package_root: Path, *, allow: str | None = None) -> subpr
 
 def run_bagit_validator(bag: Path) -> subprocess.CompletedProcess[str]:
     """bagit-python's own validator, as a separate process (`bagit.py --validate`)."""
-    return subprocess.run([sys.executable, "-m", "bagit", "--validate", str(bag)], capture_output=True,
-                          text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bagit", "--validate", str(bag)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,7 @@ def test_zip_slip_and_symlink_members_are_refused(tmp_path: Path) -> None:
     link = tmp_path / "link.zip"
     with zipfile.ZipFile(link, "w") as zf:
         info = zipfile.ZipInfo("pkg/METS.xml")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     code, _, err = run_cli("validate", str(link))
     assert code == 2 and "symbolic link" in err

@@ -47,7 +47,9 @@ def tree_state(folder: Path) -> dict[str, tuple[int, float, str]]:
 
 
 @pytest.fixture(scope="module")
-def built(sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+def built(
+    sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[Path]]:
     scans, descriptions = sample_fonds
     out = tmp_path_factory.mktemp("built")
     before = tree_state(scans)
@@ -107,15 +109,23 @@ def test_aip_layout_and_identifiers(built: dict[str, list[Path]]) -> None:
     assert mets.get("TYPE") == "Mixed"
     created = mets.find("m:metsHdr", METS_NS).get("CREATEDATE")
     assert created.endswith("+07:00")
-    for path in ("metadata/descriptive/EAD.xml", "metadata/preservation/PREMIS.xml",
-                 "representations/rep1/METS.xml", "representations/rep1/metadata/preservation/PREMIS_rep1.xml"):
+    for path in (
+        "metadata/descriptive/EAD.xml",
+        "metadata/preservation/PREMIS.xml",
+        "representations/rep1/METS.xml",
+        "representations/rep1/metadata/preservation/PREMIS_rep1.xml",
+    ):
         assert (root / path).is_file(), path
     assert list((root / "representations/rep1/metadata/descriptive").glob("EAD_*.xml"))
-    assert (root / "schemas/mets.xsd").read_bytes() == (shared_or_skip("reference", "xsd", "mets.xsd")).read_bytes()
+    assert (root / "schemas/mets.xsd").read_bytes() == (
+        shared_or_skip("reference", "xsd", "mets.xsd")
+    ).read_bytes()
     info = bagit.Bag(str(bag)).info
     assert info["External-Identifier"] == objid
     assert "Payload-Oxum" in info and "Bag-Size" in info and "Source-Organization" in info
-    for file_elem in etree.parse(str(root / "representations/rep1/METS.xml")).iter("{http://www.loc.gov/METS/}file"):
+    for file_elem in etree.parse(str(root / "representations/rep1/METS.xml")).iter(
+        "{http://www.loc.gov/METS/}file"
+    ):
         assert file_elem.get("ID").startswith("ID-")
         assert file_elem.get("CHECKSUMTYPE") == "SHA-256" and file_elem.get("SIZE")
 
@@ -128,12 +138,17 @@ def test_premis_records_events_agents_and_formats(built: dict[str, list[Path]]) 
     assert {"fixity check", "information package creation", "validation"} <= package_events
     built_from_scans = etree.parse(str(built["aip"][0] / "data/metadata/preservation/PREMIS.xml"))
     assert {"transfer", "ingestion", "validation"} <= set(
-        built_from_scans.xpath("//p:eventType/text()", namespaces=PREMIS_NS))
-    transfer_date = built_from_scans.xpath("//p:event[p:eventType='transfer']/p:eventDateTime/text()",
-                                           namespaces=PREMIS_NS)[0]
-    assert transfer_date < built_from_scans.xpath(
-        "//p:event[p:eventType='ingestion']/p:eventDateTime/text()", namespaces=PREMIS_NS)[0], \
-        "the digitization is dated at the scan date, not at build time"
+        built_from_scans.xpath("//p:eventType/text()", namespaces=PREMIS_NS)
+    )
+    transfer_date = built_from_scans.xpath(
+        "//p:event[p:eventType='transfer']/p:eventDateTime/text()", namespaces=PREMIS_NS
+    )[0]
+    assert (
+        transfer_date
+        < built_from_scans.xpath(
+            "//p:event[p:eventType='ingestion']/p:eventDateTime/text()", namespaces=PREMIS_NS
+        )[0]
+    ), "the digitization is dated at the scan date, not at build time"
     rep_events = set(rep.xpath("//p:eventType/text()", namespaces=PREMIS_NS))
     assert {"message digest calculation", "format identification"} <= rep_events
     fido_versions = rep.xpath("//p:agent[p:agentName='fido']/p:agentVersion/text()", namespaces=PREMIS_NS)
@@ -141,9 +156,11 @@ def test_premis_records_events_agents_and_formats(built: dict[str, list[Path]]) 
     keys = rep.xpath("//p:formatRegistryKey/text()", namespaces=PREMIS_NS)
     assert "fmt/353" in keys or "fmt/354" in keys or any(k.startswith("fmt/") for k in keys)
     linked = set(package.xpath("//p:linkingAgentIdentifierValue/text()", namespaces=PREMIS_NS)) | set(
-        rep.xpath("//p:linkingAgentIdentifierValue/text()", namespaces=PREMIS_NS))
+        rep.xpath("//p:linkingAgentIdentifierValue/text()", namespaces=PREMIS_NS)
+    )
     described = set(package.xpath("//p:agentIdentifierValue/text()", namespaces=PREMIS_NS)) | set(
-        rep.xpath("//p:agentIdentifierValue/text()", namespaces=PREMIS_NS))
+        rep.xpath("//p:agentIdentifierValue/text()", namespaces=PREMIS_NS)
+    )
     assert linked <= described, "AIP18: every agent an event references is described"
     for fixity in rep.xpath("//p:fixity", namespaces=PREMIS_NS):
         assert fixity.findtext("p:messageDigestAlgorithm", namespaces=PREMIS_NS) == "SHA-256"
@@ -151,15 +168,19 @@ def test_premis_records_events_agents_and_formats(built: dict[str, list[Path]]) 
 
 def test_digests_agree_across_mets_premis_and_manifest(built: dict[str, list[Path]]) -> None:
     bag = built["aip"][1]
-    manifest = dict(reversed(line.split(maxsplit=1)) for line in
-                    (bag / "manifest-sha256.txt").read_text(encoding="utf-8").splitlines())
+    manifest = dict(
+        reversed(line.split(maxsplit=1))
+        for line in (bag / "manifest-sha256.txt").read_text(encoding="utf-8").splitlines()
+    )
     rep_mets = etree.parse(str(bag / "data/representations/rep1/METS.xml"))
     for file_elem in rep_mets.iter("{http://www.loc.gov/METS/}file"):
         href = file_elem.find("m:FLocat", METS_NS).get("{http://www.w3.org/1999/xlink}href")
         assert manifest[f"data/representations/rep1/{href}"] == file_elem.get("CHECKSUM")
 
 
-def test_rerun_finds_the_package_complete(sample_fonds: tuple[Path, list[Path]], built: dict[str, list[Path]]) -> None:
+def test_rerun_finds_the_package_complete(
+    sample_fonds: tuple[Path, list[Path]], built: dict[str, list[Path]]
+) -> None:
     scans, descriptions = sample_fonds
     again = build_aip(descriptions[0], scans, built["aip"][0].parent, workers=1)
     assert again.skipped and again.path == built["aip"][0]
@@ -175,7 +196,9 @@ def test_export_zip_has_one_root_and_validates(built: dict[str, list[Path]], tmp
     assert result.returncode == 0, result.stdout
 
 
-def test_invalid_description_lists_every_problem(sample_fonds: tuple[Path, list[Path]], tmp_path: Path) -> None:
+def test_invalid_description_lists_every_problem(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
     scans, descriptions = sample_fonds
     data = json.loads(descriptions[0].read_text(encoding="utf-8"))
     data["hoso"]["maintenance"] = "99"
@@ -191,8 +214,10 @@ def test_invalid_description_lists_every_problem(sample_fonds: tuple[Path, list[
     assert not any(tmp_path.iterdir()), "nothing is written for an invalid description"
 
 
-def test_nfc_collisions_and_escaping_paths_are_refused(sample_fonds: tuple[Path, list[Path]], tmp_path: Path) -> None:
-    scans, descriptions = sample_fonds
+def test_nfc_collisions_and_escaping_paths_are_refused(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    descriptions = sample_fonds[1]
     data = json.loads(descriptions[0].read_text(encoding="utf-8"))
     source = tmp_path / "src"
     source.mkdir()
@@ -209,10 +234,14 @@ def test_nfc_collisions_and_escaping_paths_are_refused(sample_fonds: tuple[Path,
     data["hoso"]["files"] = ["link.pdf"]
     with pytest.raises((UnsafePathError, DescriptionError)):
         build_aip(data, source, tmp_path / "out")
-    assert not (tmp_path / "out").exists() or not [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+    assert not (tmp_path / "out").exists() or not [
+        p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")
+    ]
 
 
-def test_only_sha256_by_default_and_more_on_request(sample_fonds: tuple[Path, list[Path]], tmp_path: Path) -> None:
+def test_only_sha256_by_default_and_more_on_request(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
     scans, descriptions = sample_fonds
     bag = build_aip(descriptions[2], scans, tmp_path, workers=1, algorithms=("sha256", "sha512")).path
     assert (bag / "manifest-sha256.txt").exists() and (bag / "manifest-sha512.txt").exists()
