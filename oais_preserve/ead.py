@@ -19,6 +19,7 @@ from typing import get_args
 from lxml import etree
 
 from .description import Document, DocumentKind, HoSo, PackageKind, file_name_safe
+from .errors import InvalidPackageError, Problem
 from .schemas import EAD_XSD_DIR
 
 ROOT = "simpledc"
@@ -200,15 +201,38 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _write_simpledc(pairs: Iterable[tuple[str, str]], path: Path) -> None:
+def _simpledc(pairs: Iterable[tuple[str, str]]) -> etree._Element:
     root = etree.Element(ROOT)
     for name, value in pairs:
         etree.SubElement(root, name).text = value or None
-    body = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    return root
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(
+        root, encoding="UTF-8", pretty_print=True
+    )
+
+
+def _write_simpledc(pairs: Iterable[tuple[str, str]], path: Path) -> None:
+    body = _serialize(_simpledc(pairs))
     # Write beside the target, then rename: a crash never leaves a half-written record.
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n' + body)
+    partial.write_bytes(body)
     os.replace(partial, path)
+
+
+def render_checked(pairs: Iterable[tuple[str, str]], schema: etree.XMLSchema, where: str) -> bytes:
+    """Serialize a record after validating it in memory against ``schema`` (our strict XSD).
+
+    The builders use this so that each record is checked before it is written, without reading
+    it back; an invalid record raises :class:`InvalidPackageError` with every schema error.
+    """
+    root = _simpledc(pairs)
+    if not schema.validate(root):
+        problems = [Problem(where, f"line {e.line}: {e.message}", rule="xsd") for e in schema.error_log]  # type: ignore[attr-defined]
+        raise InvalidPackageError(where, problems)
+    return _serialize(root)
 
 
 def hoso_values(hoso: HoSo, kind: PackageKind) -> list[tuple[str, str]]:

@@ -8,10 +8,9 @@ validator never reaches (CSIP84–86, CSIP108–112; see docs/validation.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from .errors import Problem
-from .metsread import Div, MetsModel
+from .metsread import Div, MetsModel, Ref
 from .profile import NS_CSIP, NS_XLINK, PROFILES
 
 _CSIP = f"{{{NS_CSIP}}}"
@@ -115,52 +114,57 @@ def check_header(m: MetsModel, where: str, problems: list[Problem]) -> str | Non
     return package_type
 
 
-def check_references(m: MetsModel, where: str, problems: list[Problem]) -> None:
-    """CSIP17–30, 66–79: every mdRef and file carries the facts needed to check it."""
+def check_dmd_secs(m: MetsModel, where: str, problems: list[Problem]) -> None:
+    """CSIP18–19: each dmdSec has an ID and a creation date."""
     for d in m.dmd_secs:
         if not d.get("ID"):
             _p(problems, where, "CSIP18", "dmdSec without @ID")
         if not d.get("CREATED"):
             _p(problems, where, "CSIP19", "dmdSec without @CREATED", d.get("ID"))
-    for ref in m.refs:
-        label = ref.href or ref.id or "?"
-        needed: list[tuple[str, str | None, str]] = [
-            ("ID", ref.id, "CSIP66" if ref.kind == "file" else "CSIP18"),
-            ("MIMETYPE", ref.mimetype, "CSIP68" if ref.kind == "file" else "CSIP24"),
-            ("SIZE", ref.size, "CSIP69" if ref.kind == "file" else "CSIP25"),
-            ("CREATED", ref.created, "CSIP70" if ref.kind == "file" else "CSIP26"),
-            ("CHECKSUM", ref.checksum, "CSIP71" if ref.kind == "file" else "CSIP27"),
-            ("CHECKSUMTYPE", ref.checksum_type, "CSIP72" if ref.kind == "file" else "CSIP28"),
-            ("href", ref.href, "CSIP79" if ref.kind == "file" else "CSIP22"),
-        ]
-        for attr, value, rule in needed:
-            if not value:
-                _p(problems, f"{where}: {label}", rule, f"{ref.kind} without @{attr}")
-        if ref.checksum_type and ref.checksum_type not in CHECKSUM_TYPES:
-            _p(problems, f"{where}: {label}", "CSIP72", "unknown CHECKSUMTYPE", ref.checksum_type)
-        if ref.loctype != "URL":
-            _p(
-                problems,
-                f"{where}: {label}",
-                "CSIP77" if ref.kind == "file" else "CSIP21",
-                "LOCTYPE must be URL",
-                ref.loctype,
-            )
-        if ref.xlink_type != "simple":
-            _p(
-                problems,
-                f"{where}: {label}",
-                "CSIP78" if ref.kind == "file" else "CSIP21",
-                "xlink:type must be simple",
-                ref.xlink_type,
-            )
-        if ref.kind == "file" and ref.flocat_count != 1:
-            _p(
-                problems,
-                f"{where}: {label}",
-                "CSIP76",
-                f"exactly one FLocat expected, found {ref.flocat_count}",
-            )
+
+
+def check_reference(ref: Ref, where: str, problems: list[Problem]) -> None:
+    """CSIP21–30, 66–79 and TT05's SHA-256 on one mdRef or file, as the METS is streamed."""
+    label = ref.href or ref.id or "?"
+    needed: list[tuple[str, str | None, str]] = [
+        ("ID", ref.id, "CSIP66" if ref.kind == "file" else "CSIP18"),
+        ("MIMETYPE", ref.mimetype, "CSIP68" if ref.kind == "file" else "CSIP24"),
+        ("SIZE", ref.size, "CSIP69" if ref.kind == "file" else "CSIP25"),
+        ("CREATED", ref.created, "CSIP70" if ref.kind == "file" else "CSIP26"),
+        ("CHECKSUM", ref.checksum, "CSIP71" if ref.kind == "file" else "CSIP27"),
+        ("CHECKSUMTYPE", ref.checksum_type, "CSIP72" if ref.kind == "file" else "CSIP28"),
+        ("href", ref.href, "CSIP79" if ref.kind == "file" else "CSIP22"),
+    ]
+    for attr, value, rule in needed:
+        if not value:
+            _p(problems, f"{where}: {label}", rule, f"{ref.kind} without @{attr}")
+    if ref.checksum_type and ref.checksum_type not in CHECKSUM_TYPES:
+        _p(problems, f"{where}: {label}", "CSIP72", "unknown CHECKSUMTYPE", ref.checksum_type)
+    if ref.loctype != "URL":
+        _p(
+            problems,
+            f"{where}: {label}",
+            "CSIP77" if ref.kind == "file" else "CSIP21",
+            "LOCTYPE must be URL",
+            ref.loctype,
+        )
+    if ref.xlink_type != "simple":
+        _p(
+            problems,
+            f"{where}: {label}",
+            "CSIP78" if ref.kind == "file" else "CSIP21",
+            "xlink:type must be simple",
+            ref.xlink_type,
+        )
+    if ref.kind == "file" and ref.flocat_count != 1:
+        _p(
+            problems,
+            f"{where}: {label}",
+            "CSIP76",
+            f"exactly one FLocat expected, found {ref.flocat_count}",
+        )
+    if ref.checksum_type and ref.checksum_type != "SHA-256":
+        _p(problems, f"{where}: {label}", "TT05-SHA256", "TT05 requires SHA-256", ref.checksum_type)
 
 
 def check_file_sec(m: MetsModel, where: str, problems: list[Problem], *, is_package: bool) -> None:
@@ -170,10 +174,7 @@ def check_file_sec(m: MetsModel, where: str, problems: list[Problem], *, is_pack
     elif not m.file_sec_ids[0]:
         _p(problems, where, "CSIP59", "fileSec without @ID")
     uses = {g.get("USE", ""): g for g in m.file_groups}
-    members = {g.get("ID", ""): 0 for g in m.file_groups}
-    for ref in m.refs:
-        if ref.kind == "file" and ref.group_id in members:
-            members[ref.group_id] += 1
+    members = m.group_sizes
     for group in m.file_groups:
         if not group.get("ID"):
             _p(problems, where, "CSIP65", "fileGrp without @ID", group.get("USE"))
@@ -289,20 +290,17 @@ def check_tt05_profile(
     objid = m.attrs.get("OBJID", "")
     if is_package and package_type == "AIP" and not objid.startswith("urn:"):
         _p(problems, where, "TT05-OBJID", "an AIP OBJID is urn:uuid:… or urn:{mã phông}:uuid:…", objid)
-    for ref in m.refs:
-        if ref.checksum_type and ref.checksum_type != "SHA-256":
-            _p(problems, f"{where}: {ref.href}", "TT05-SHA256", "TT05 requires SHA-256", ref.checksum_type)
-
-
-RuleSet = Callable[[MetsModel, str, list[Problem]], None]
 
 
 def check_mets(m: MetsModel, where: str, *, is_package: bool) -> tuple[list[Problem], list[Div]]:
-    """Every rule above on one METS document; returns problems and representation divs."""
+    """The document-level rules on one METS; returns problems and representation divs.
+
+    References are checked one by one with :func:`check_reference` while the METS is read.
+    """
     problems: list[Problem] = []
     check_root_attributes(m, where, problems, is_package=is_package)
     package_type = check_header(m, where, problems)
-    check_references(m, where, problems)
+    check_dmd_secs(m, where, problems)
     check_file_sec(m, where, problems, is_package=is_package)
     reps = check_struct_map(m, where, problems, is_package=is_package)
     check_tt05_profile(m, where, problems, package_type, is_package=is_package)

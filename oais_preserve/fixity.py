@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import suppress
@@ -145,53 +146,46 @@ def _batches(jobs: Iterable[FileJob], max_files: int, max_bytes: int) -> Iterato
         yield batch
 
 
+def iter_read_files(
+    jobs: Iterable[FileJob],
+    algorithms: Sequence[str] = ("sha256",),
+    *,
+    executor: Executor | None = None,
+    max_pending: int = 32,
+) -> Iterator[FileRecord]:
+    """Read every job once, through ``executor`` when given; yield records in job order.
+
+    Jobs are consumed lazily and at most ``max_pending`` batches are in flight, so memory stays
+    bounded however many files there are. Without an executor the work runs in this process.
+    """
+    algorithms = check_algorithms(algorithms)
+    if executor is None:
+        for job in jobs:
+            yield read_file(job, algorithms)
+        return
+    pending: deque[Future[list[FileRecord]]] = deque()
+    for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
+        pending.append(executor.submit(_read_batch, batch, algorithms))
+        if len(pending) >= max_pending:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
 def read_files(
     jobs: Sequence[FileJob],
     algorithms: Sequence[str] = ("sha256",),
     *,
     executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
-    max_pending: int = 64,
 ) -> list[FileRecord]:
-    """Read every job once, through ``executor`` when given; results in job order.
-
-    At most ``max_pending`` batches are in flight, so memory stays bounded however many files
-    there are. Without an executor the work runs in this process.
-    """
-    algorithms = check_algorithms(algorithms)
-    total = len(jobs)
+    """:func:`iter_read_files` collected into a list, with ``progress(done, total)``."""
     results: list[FileRecord] = []
-    done = 0
-    if executor is None:
-        for job in jobs:
-            results.append(read_file(job, algorithms))
-            done += 1
-            if progress:
-                progress(done, total)
-        return results
-    pending: list[Future[list[FileRecord]]] = []
-    for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
-        pending.append(executor.submit(_read_batch, batch, algorithms))
-        if len(pending) >= max_pending:
-            done = _collect(pending.pop(0), results, done, total, progress)
-    for future in pending:
-        done = _collect(future, results, done, total, progress)
+    for record in iter_read_files(jobs, algorithms, executor=executor):
+        results.append(record)
+        if progress:
+            progress(len(results), len(jobs))
     return results
-
-
-def _collect(
-    future: Future[list[FileRecord]],
-    results: list[FileRecord],
-    done: int,
-    total: int,
-    progress: Callable[[int, int], None] | None,
-) -> int:
-    records = future.result()
-    results.extend(records)
-    done += len(records)
-    if progress:
-        progress(done, total)
-    return done
 
 
 def digest_bytes(data: bytes, algorithms: Sequence[str] = ("sha256",)) -> dict[str, str]:

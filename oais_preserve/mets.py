@@ -8,7 +8,7 @@ records and the data files). Sections are written one element at a time with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,10 +268,14 @@ def write_representation_mets(
     agents: Sequence[MetsAgent],
     descriptive: Sequence[MdRef],
     preservation: Sequence[MdRef],
-    data_files: Sequence[MetsFile],
+    data_files: Callable[[], Iterable[MetsFile]],
     links: Sequence[DocumentLink],
 ) -> None:
-    """``representations/rep1/METS.xml``: the documents' records, the data files and their links."""
+    """``representations/rep1/METS.xml``: the documents' records, the data files and their links.
+
+    ``data_files`` is called twice (fileSec, then structMap) and streams the files each time, so
+    the file list never has to be held in memory.
+    """
     data_grp = new_id()
     with etree.xmlfile(_sink(path), encoding="UTF-8") as xf:
         xf.write_declaration()
@@ -281,7 +285,7 @@ def write_representation_mets(
                 _dmd_sec(xf, ref)
             amd_id = _amd_sec(xf, preservation)
             with xf.element(_M + "fileSec", ID=new_id()):
-                _file_group(xf, "Data", data_grp, data_files, profile.content_information_type)
+                _file_group(xf, "Data", data_grp, data_files(), profile.content_information_type)
             with (
                 xf.element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP"),
                 xf.element(_M + "div", ID=new_id(), LABEL=representation),
@@ -300,7 +304,7 @@ def write_representation_mets(
                     pretty_print=True,
                 )
                 with xf.element(_M + "div", ID=new_id(), LABEL="Data"):
-                    for f in data_files:
+                    for f in data_files():
                         xf.write(etree.Element(_M + "fptr", FILEID=f.id, nsmap=METS_NSMAP), pretty_print=True)
                 with xf.element(_M + "div", ID=new_id(), LABEL="MetadataLink/File"):
                     for link in links:

@@ -6,6 +6,7 @@ each) and structMap divs. A METS listing 100,000 files is read with bounded memo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +90,18 @@ class MetsModel:
     file_sec_ids: list[str] = field(default_factory=list)
     struct_maps: list[dict[str, str]] = field(default_factory=list)
     divs: list[Div] = field(default_factory=list)
-    # fptr FILEIDs of divs with many pointers are kept here rather than in Div objects.
     fptr_total: int = 0
+    group_sizes: dict[str, int] = field(default_factory=dict)  # fileGrp ID -> number of files
+    on_ref: Callable[[Ref], None] | None = None  # when set, refs are handed over, not kept
+    representation_divs: list[Div] = field(default_factory=list)  # set by the rule checks
+
+    def add_ref(self, ref: Ref) -> None:
+        if ref.kind == "file" and ref.group_id is not None:
+            self.group_sizes[ref.group_id] = self.group_sizes.get(ref.group_id, 0) + 1
+        if self.on_ref is not None:
+            self.on_ref(ref)
+        else:
+            self.refs.append(ref)
 
 
 def _attrs(elem: etree._Element) -> dict[str, str]:
@@ -126,7 +137,7 @@ def _header(model: MetsModel, elem: etree._Element) -> None:
 
 def _mdref(model: MetsModel, section: etree._Element) -> None:
     for ref in section.iterfind(_M + "mdRef"):
-        model.refs.append(
+        model.add_ref(
             Ref(
                 kind=etree.QName(section).localname,
                 id=section.get("ID"),
@@ -147,7 +158,7 @@ def _file(model: MetsModel, elem: etree._Element) -> None:
     group = elem.getparent()
     locs = elem.findall(_M + "FLocat")
     loc = locs[0] if locs else None
-    model.refs.append(
+    model.add_ref(
         Ref(
             kind="file",
             id=elem.get("ID"),
@@ -182,9 +193,15 @@ def _div(model: MetsModel, elem: etree._Element, pending: dict[str, Div]) -> Non
     model.divs.append(div)
 
 
-def read_mets(path: Path, where: str, problems: list[Problem]) -> MetsModel:
-    """Parse and validate ``path`` against METS 1.12 + DILCIS extensions, collecting the model."""
-    model = MetsModel(path)
+def read_mets(
+    path: Path, where: str, problems: list[Problem], on_ref: Callable[[Ref], None] | None = None
+) -> MetsModel:
+    """Parse and validate ``path`` against METS 1.12 + DILCIS extensions, collecting the model.
+
+    With ``on_ref``, each file and metadata reference is handed to it as it is read and not kept,
+    so a METS of 100,000 files is checked in bounded memory.
+    """
+    model = MetsModel(path, on_ref=on_ref)
     open_divs: dict[str, Div] = {}
     for elem in iter_validated(path, mets_schema(), where, problems, tags=_TAGS):
         tag = etree.QName(elem).localname

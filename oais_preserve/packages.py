@@ -16,19 +16,27 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
 from .bag import PayloadEntry, check_bag_against, write_bag_tags
-from .description import Document, HoSo, PackageKind, load_description
-from .ead import document_ead_filename, ead_schema_files, write_document_ead, write_hoso_ead
+from .description import HoSo, PackageKind, load_description
+from .ead import (
+    DOCUMENT_SCHEMAS,
+    HOSO_SCHEMA,
+    document_ead_filename,
+    document_values,
+    ead_schema_files,
+    hoso_values,
+    render_checked,
+)
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
-from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, read_file, read_files
-from .identify import Identification, default_identifier
+from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, iter_read_files, read_file
+from .identify import default_identifier
+from .inventory import Entry, Inventory
 from .mets import DocumentLink, MdRef, MetsAgent, MetsFile, write_package_mets, write_representation_mets
 from .premis import Agent, EntityObject, Event, FileFormat, FileObject, Identifier, PremisWriter, Relationship
 from .profile import (
@@ -48,6 +56,7 @@ from .profile import (
 from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
+from .xmlcheck import ead_schema
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +96,6 @@ class PayloadItem:
     source: Path
     original_name: str
     target_rel: str  # package-relative, e.g. representations/rep1/data/X.pdf
-
-
-@dataclass
-class _Written:
-    """Package-relative path -> (size, sha256) of every file written into the package."""
-
-    entries: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
-
-    def add(self, rel: str, size: int, digests: dict[str, str]) -> None:
-        self.entries[rel] = (size, digests)
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -263,23 +262,29 @@ def _build(
     final = dest_dir / folder_name(objid)
     if final.exists():
         return _already_built(final, objid, profile, started)
-    with staged_output(final) as stage:
+    inventory_path = final.with_name(f".{final.name}.inventory")
+    with staged_output(final) as stage, Inventory(inventory_path) as inventory:
         package_root = stage / "data" if profile.with_premis else stage
-        ctx = _BuildContext(hoso, profile, objid, package_root, algorithms, by_source, progress, provenance)
+        ctx = _BuildContext(
+            hoso, profile, objid, package_root, algorithms, inventory, by_source, progress, provenance
+        )
         with _executor(workers, executor) as pool:
-            records = ctx.copy_payload(items, pool, expected)
-        ctx.write_metadata(records)
+            _timed("copy", ctx.copy_payload, items, pool, expected)
+        _timed("metadata", ctx.write_metadata)
         if profile.with_premis:
-            write_bag_tags(
-                stage, ctx.payload_entries(), _bag_info(hoso, objid, profile), algorithms=algorithms
-            )
-        ctx.self_check(stage)
-        publish(stage, final)
-    data_bytes = sum(r.size for r in records)
-    log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, len(records), data_bytes)
-    return BuildResult(
-        final, objid, profile.package_type, len(records), data_bytes, time.monotonic() - started
-    )
+            bag_info = _bag_info(hoso, objid, profile)
+            _timed("bag", write_bag_tags, stage, ctx.payload_entries(), bag_info, algorithms=algorithms)
+        _timed("self-check", ctx.self_check, stage)
+        _timed("publish", publish, stage, final)
+        count, data_bytes = inventory.totals()
+    log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, count, data_bytes)
+    return BuildResult(final, objid, profile.package_type, count, data_bytes, time.monotonic() - started)
+
+
+def _timed(stage: str, func: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    started = time.monotonic()
+    func(*args, **kwargs)
+    log.debug("stage %s took %.3f s", stage, time.monotonic() - started)
 
 
 def _already_built(final: Path, objid: str, profile: Profile, started: float) -> BuildResult:
@@ -306,7 +311,7 @@ def _bag_info(hoso: HoSo, objid: str, profile: Profile) -> dict[str, str]:
 
 
 class _BuildContext:
-    """State of one package build: what was written, with sizes and digests."""
+    """One package build: writes the files and records each one in the inventory."""
 
     def __init__(
         self,
@@ -315,62 +320,70 @@ class _BuildContext:
         objid: str,
         root: Path,
         algorithms: Sequence[str],
+        inventory: Inventory,
         by_source: dict[str, str],
         progress: Progress | None,
         provenance: Sequence[Event],
     ) -> None:
         self.hoso, self.profile, self.objid, self.root = hoso, profile, objid, root
-        self.algorithms, self.by_source, self.progress = algorithms, by_source, progress
-        self.provenance = provenance
+        self.algorithms, self.inventory, self.by_source = algorithms, inventory, by_source
+        self.progress, self.provenance = progress, provenance
         self.created = timestamp()
-        self.written = _Written()
-        self.identifier = default_identifier()
-        self.file_ids: dict[str, str] = {}
         self.kind: PackageKind = "AIP" if profile.package_type == "AIP" else "SIP"
 
     # payload ---------------------------------------------------------------------------------
     def copy_payload(
         self, items: Sequence[PayloadItem], pool: Executor | None, expected: Mapping[str, str] | None
-    ) -> list[FileRecord]:
-        jobs = [FileJob(item.source, self.root / item.target_rel) for item in items]
-
-        def report(done: int, total: int) -> None:
-            if self.progress:
-                self.progress("copy", done, total)
-
-        records = read_files(jobs, self.algorithms, executor=pool, progress=report)
-        for item, record in zip(items, records, strict=True):
-            self.written.add(item.target_rel, record.size, record.digests)
+    ) -> None:
+        """Copy, hash and identify every content file in one read each, recording the results."""
+        jobs = (FileJob(item.source, self.root / item.target_rel) for item in items)
+        records = iter_read_files(jobs, self.algorithms, executor=pool)
+        for done, (item, record) in enumerate(zip(items, records, strict=True), start=1):
             if expected is not None:
                 _check_expected(item, record, expected)
-        self.items = list(items)
-        return records
+            self.inventory.add_data(
+                item.target_rel,
+                record.size,
+                record.digests,
+                file_id=new_id("ID-"),
+                original=item.original_name,
+                mtime=record.mtime,
+                ident=record.identification,
+            )
+            if self.progress:
+                self.progress("copy", done, len(items))
 
     def payload_entries(self) -> Iterator[PayloadEntry]:
-        for rel, (size, digests) in sorted(self.written.entries.items()):
-            yield PayloadEntry(f"data/{rel}", size, {a: digests[a] for a in self.algorithms if a in digests})
+        for entry in self.inventory.entries(order_by_path=True):
+            digests = {a: entry.digests[a] for a in self.algorithms if a in entry.digests}
+            yield PayloadEntry(f"data/{entry.rel}", entry.size, digests)
 
     # metadata --------------------------------------------------------------------------------
-    def _write_xml(self, rel: str, writer: Callable[[HashingWriter], None]) -> MetsFile:
+    def _digests_of(self, rel: str, sha256: str) -> dict[str, str]:
+        if len(self.algorithms) == 1:
+            return {"sha256": sha256}
+        return read_file(FileJob(self.root / rel, identify=False), self.algorithms).digests
+
+    def _write_xml(
+        self, rel: str, writer: Callable[[HashingWriter], object], mimetype: str = "application/xml"
+    ) -> MetsFile:
+        """Write one of our files through a hashing writer: it is never read back to hash it."""
         with HashingWriter(self.root / rel) as out:
             writer(out)
-        digests = {"sha256": out.sha256}
-        if len(self.algorithms) > 1:
-            digests = read_file(FileJob(self.root / rel, identify=False), self.algorithms).digests
-        self.written.add(rel, out.size, digests)
-        return MetsFile(new_id("ID-"), rel, "application/xml", out.size, self.created, out.sha256)
+        self.inventory.add_meta(rel, out.size, self._digests_of(rel, out.sha256))
+        return MetsFile(new_id("ID-"), rel, mimetype, out.size, self.created, out.sha256)
 
-    def _record_file(self, rel: str, mimetype: str) -> MetsFile:
-        record = read_file(FileJob(self.root / rel, identify=False), self.algorithms)
-        self.written.add(rel, record.size, record.digests)
+    def _record_file(self, rel: str, mimetype: str, source: Path | None = None) -> MetsFile:
+        """Hash a small file we wrote (EAD) or copy one in (schemas) and record it."""
+        job = FileJob(source or self.root / rel, self.root / rel if source else None, identify=False)
+        record = read_file(job, self.algorithms)
+        self.inventory.add_meta(rel, record.size, record.digests)
         return MetsFile(new_id("ID-"), rel, mimetype, record.size, self.created, record.digests["sha256"])
 
-    def write_metadata(self, records: Sequence[FileRecord]) -> None:
-        kind = self.kind
-        data_files = [self._data_file(item, record) for item, record in zip(self.items, records, strict=True)]
-        doc_refs, links = self._document_records(kind)
-        rep_premis = self._rep_premis(records) if self.profile.with_premis else []
+    def write_metadata(self) -> None:
         agents = self._mets_agents()
+        doc_refs, links = self._document_records()
+        rep_premis = self._rep_premis() if self.profile.with_premis else []
         rep_mets = self._write_xml(
             f"{REP_DIR}/METS.xml",
             lambda out: write_representation_mets(
@@ -381,11 +394,11 @@ class _BuildContext:
                 agents=agents,
                 descriptive=[_relative(r, REP_DIR) for r in doc_refs],
                 preservation=[_relative(r, REP_DIR) for r in rep_premis],
-                data_files=[_relative_file(f, REP_DIR) for f in data_files],
+                data_files=self._data_files,
                 links=links,
             ),
         )
-        hoso_ead = self._ead("metadata/descriptive/EAD.xml", lambda p: write_hoso_ead(self.hoso, kind, p))
+        hoso_ead = self._ead("metadata/descriptive/EAD.xml", hoso_values(self.hoso, self.kind), HOSO_SCHEMA)
         descriptive = [
             MdRef(
                 hoso_ead,
@@ -396,7 +409,7 @@ class _BuildContext:
             )
         ]
         preservation = self._package_premis() if self.profile.with_premis else []
-        documentation = [self._documentation(records)]
+        documentation = [self._write_xml("documentation/thong-tin-goi.txt", self._summary, "text/plain")]
         schemas = self._schemas()
         self._write_xml(
             "METS.xml",
@@ -407,7 +420,7 @@ class _BuildContext:
                 label=self.hoso.title[:255],
                 created=self.created,
                 agents=agents,
-                alt_ids=[("REFERENCECODE", self._file_code())],
+                alt_ids=[("REFERENCECODE", self.hoso.code_for(self.kind))],
                 descriptive=descriptive,
                 preservation=preservation,
                 documentation=documentation,
@@ -417,83 +430,61 @@ class _BuildContext:
             ),
         )
 
-    def _file_code(self) -> str:
-        return self.hoso.arc_file_code if self.profile.package_type == "AIP" else self.hoso.file_code
+    def _data_files(self) -> Iterator[MetsFile]:
+        """The representation's content files, streamed from the inventory (hrefs relative to rep1)."""
+        prefix = REP_DIR + "/"
+        for entry in self.inventory.entries("data"):
+            created = timestamp(datetime.fromtimestamp(entry.mtime)) if entry.mtime else self.created
+            yield MetsFile(
+                entry.file_id or new_id("ID-"),
+                entry.rel.removeprefix(prefix),
+                _mimetype(entry),
+                entry.size,
+                created,
+                entry.sha256,
+                format_name=entry.format_name,
+                format_version=entry.format_version,
+                puid=entry.puid,
+            )
 
-    def _data_file(self, item: PayloadItem, record: FileRecord) -> MetsFile:
-        ident = record.identification
-        file_id = new_id("ID-")
-        self.file_ids[item.target_rel] = file_id
-        created = timestamp(datetime.fromtimestamp(record.mtime)) if record.mtime else self.created
-        return MetsFile(
-            file_id,
-            item.target_rel,
-            _mimetype(item.target_rel, ident),
-            record.size,
-            created,
-            record.digests["sha256"],
-            format_name=ident.format_name if ident else None,
-            format_version=ident.format_version if ident else None,
-            puid=ident.puid if ident else None,
-        )
+    def _ead(self, rel: str, pairs: list[tuple[str, str]], schema_name: str) -> MetsFile:
+        """Render a simpledc record, check it against our strict XSD in memory, write it once."""
+        body = render_checked(pairs, ead_schema(schema_name), rel)
+        return self._write_xml(rel, lambda out: out.write(body))
 
-    def _ead(self, rel: str, writer: Callable[[Path], None]) -> MetsFile:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer(path)
-        return self._record_file(rel, "application/xml")
-
-    def _document_records(self, kind: PackageKind) -> tuple[list[MdRef], list[DocumentLink]]:
+    def _document_records(self) -> tuple[list[MdRef], list[DocumentLink]]:
         refs: list[MdRef] = []
         links: list[DocumentLink] = []
         whole = [self.by_source[f] for f in self.hoso.files]
         for doc in self.hoso.documents:
-            name = document_ead_filename(self.hoso, doc, kind)
+            name = document_ead_filename(self.hoso, doc, self.kind)
             rel = f"{REP_DIR}/metadata/descriptive/{name}"
-            meta = self._ead(rel, partial(write_document_ead, self.hoso, doc, kind))
+            meta = self._ead(rel, document_values(self.hoso, doc, self.kind), DOCUMENT_SCHEMAS[doc.kind])
+            label = self.hoso.doc_code(doc, self.kind)
             ref = MdRef(
                 meta,
                 self.profile.descriptive_mdtype,
                 new_id(),
                 mdtype_version=self.profile.descriptive_mdtype_version,
-                label=_doc_label(self.hoso, doc, kind),
+                label=label,
             )
             refs.append(ref)
             targets = [self.by_source[f] for f in doc.files] or whole
-            links.append(DocumentLink(ref.label or name, ref.section_id, [self.file_ids[t] for t in targets]))
+            links.append(DocumentLink(label, ref.section_id, [self.inventory.file_id(t) for t in targets]))
         return refs, links
 
-    def _documentation(self, records: Sequence[FileRecord]) -> MetsFile:
-        rel = "documentation/thong-tin-goi.txt"
-        with HashingWriter(self.root / rel) as out:
-            for line in _package_summary(self, records):
-                out.write((line + "\n").encode("utf-8"))
-        self.written.add(
-            rel,
-            out.size,
-            {"sha256": out.sha256}
-            if len(self.algorithms) == 1
-            else read_file(FileJob(self.root / rel, identify=False), self.algorithms).digests,
-        )
-        return MetsFile(new_id("ID-"), rel, "text/plain", out.size, self.created, out.sha256)
+    def _summary(self, out: HashingWriter) -> None:
+        for line in _package_summary(self):
+            out.write((line + "\n").encode("utf-8"))
 
     def _schemas(self) -> list[MetsFile]:
         names = list(OFFICIAL_XSDS) + ([PREMIS_XSD] if self.profile.with_premis else [])
-        files = []
-        for name in names:
-            files.append(self._copy_schema(SCHEMA_DIR / "xsd" / name, f"schemas/{name}"))
-        kinds = {doc.kind for doc in self.hoso.documents}
-        for name in ead_schema_files(kinds):
-            files.append(self._copy_schema(SCHEMA_DIR / "ead" / name, f"schemas/{name}"))
-        return files
-
-    def _copy_schema(self, source: Path, rel: str) -> MetsFile:
-        record = read_file(FileJob(source, self.root / rel, identify=False), self.algorithms)
-        self.written.add(rel, record.size, record.digests)
-        return MetsFile(new_id("ID-"), rel, XSD_MIMETYPE, record.size, self.created, record.digests["sha256"])
+        sources = [SCHEMA_DIR / "xsd" / name for name in names]
+        sources += [SCHEMA_DIR / "ead" / name for name in ead_schema_files(self.hoso.kinds_used())]
+        return [self._record_file(f"schemas/{src.name}", XSD_MIMETYPE, source=src) for src in sources]
 
     def _mets_agents(self) -> list[MetsAgent]:
-        fonds = self.hoso.fonds
+        hoso = self.hoso
         return [
             MetsAgent(
                 "CREATOR",
@@ -506,53 +497,53 @@ class _BuildContext:
             MetsAgent(
                 "ARCHIVIST",
                 "ORGANIZATION",
-                str(fonds.get("fondsName") or fonds.get("fondsCode")),
-                note=str(fonds.get("fondsCode", "")),
+                hoso.fonds_name or hoso.fonds_code,
+                note=hoso.fonds_code,
                 note_type="IDENTIFICATIONCODE",
             ),
             MetsAgent(
                 "PRESERVATION",
                 "ORGANIZATION",
-                str(fonds.get("organization", "")),
-                note=str(fonds.get("archiveCode", "")),
+                hoso.organization,
+                note=hoso.archive_code,
                 note_type="IDENTIFICATIONCODE",
             ),
         ]
 
     # PREMIS ----------------------------------------------------------------------------------
     def _agents(self) -> dict[str, Agent]:
-        fonds = self.hoso.fonds
-        org = str(fonds.get("organization", ""))
+        hoso = self.hoso
+        tool = identifier_versions()
         agents = {
             "software": Agent(
                 Identifier("local", f"{SOFTWARE_NAME}-{__version__}"),
                 SOFTWARE_NAME,
                 "software",
                 __version__,
-                note="https://pypi.org/project/oais_preserve (TT05 packager)",
+                note="TT05 / E-ARK packager",
             ),
             "fido": Agent(
-                Identifier("local", f"fido-{self.identifier.tool_version}"),
+                Identifier("local", f"fido-{tool[0]}"),
                 "fido",
                 "software",
-                self.identifier.tool_version,
-                note=f"signatures: {self.identifier.signature_version}",
+                tool[0],
+                note=f"signatures: {tool[1]}",
             ),
             "org": Agent(
-                Identifier("local", str(fonds.get("archiveCode") or org)),
-                org,
+                Identifier("local", hoso.archive_code or hoso.organization),
+                hoso.organization,
                 "organization",
-                note=f"Mã cơ quan lưu trữ: {fonds.get('archiveCode', '')}",
+                note=f"Mã cơ quan lưu trữ: {hoso.archive_code}",
             ),
         }
-        digitizer = self.hoso.fields.get("digitizedBy")
-        if digitizer and digitizer != org:
+        digitizer = hoso.digitized_by
+        if digitizer and digitizer != hoso.organization:
             agents["digitizer"] = Agent(
-                Identifier("local", f"digitizer:{digitizer}"), str(digitizer), "organization"
+                Identifier("local", f"digitizer:{digitizer}"), digitizer, "organization"
             )
         return agents
 
-    def _rep_premis(self, records: Sequence[FileRecord]) -> list[MdRef]:
+    def _rep_premis(self) -> list[MdRef]:
         rel = f"{REP_DIR}/metadata/preservation/PREMIS_{REPRESENTATION}.xml"
         rep_id = Identifier("local", f"{self.objid}/{REPRESENTATION}")
         agents = self._agents()
@@ -569,48 +560,45 @@ class _BuildContext:
                         ],
                     )
                 )
-                for item, record in zip(self.items, records, strict=True):
-                    premis.add_file(self._file_object(item, record, rep_id))
-                for event in self._rep_events(records, rep_id, agents):
+                for entry in self.inventory.entries("data"):
+                    premis.add_file(self._file_object(entry, rep_id))
+                for event in self._rep_events(rep_id, agents):
                     premis.add_event(event)
                 premis.add_agents([agents["software"], agents["fido"]])
 
         meta = self._write_xml(rel, write)
         return [MdRef(meta, "PREMIS", new_id(), mdtype_version="3.0", label="PREMIS")]
 
-    def _file_object(self, item: PayloadItem, record: FileRecord, rep_id: Identifier) -> FileObject:
-        ident = record.identification
-        digests = [(METS_CHECKSUM_TYPE[a], record.digests[a]) for a in self.algorithms]
+    def _file_object(self, entry: Entry, rep_id: Identifier) -> FileObject:
+        digests = [(METS_CHECKSUM_TYPE[a], entry.digests[a]) for a in self.algorithms]
         return FileObject(
-            Identifier("local", item.target_rel),
-            record.size,
+            Identifier("local", entry.rel),
+            entry.size,
             digests,
-            _premis_format(ident),
-            item.original_name,
-            item.target_rel,
+            _premis_format(entry),
+            entry.original or entry.rel,
+            entry.rel,
             digest_originator=SOFTWARE_NAME,
             relationships=[Relationship("structural", "is included in", [rep_id])],
         )
 
-    def _rep_events(
-        self, records: Sequence[FileRecord], rep_id: Identifier, agents: dict[str, Agent]
-    ) -> list[Event]:
+    def _rep_events(self, rep_id: Identifier, agents: dict[str, Agent]) -> list[Event]:
         software, fido = agents["software"].identifier, agents["fido"].identifier
-        by_status: dict[str, int] = {}
-        for record in records:
-            status = record.identification.status if record.identification else "not identified"
-            by_status[status] = by_status.get(status, 0) + 1
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items()))
+        count, _size = self.inventory.totals()
+        by_status = self.inventory.status_counts()
+        summary = ", ".join(f"{k}: {v}" for k, v in by_status.items())
+        tool = identifier_versions()
+        clean = "unknown" not in by_status and "incomplete" not in by_status
+        algorithms = ",".join(METS_CHECKSUM_TYPE[a] for a in self.algorithms)
         return [
             Event(
                 Identifier("UUID", new_id()),
                 "message digest calculation",
                 self.created,
-                f"program={SOFTWARE_NAME}; version={__version__}; algorithms="
-                + ",".join(METS_CHECKSUM_TYPE[a] for a in self.algorithms)
-                + "; computed while copying (single read)",
+                f"program={SOFTWARE_NAME}; version={__version__}; algorithms={algorithms};"
+                " computed while copying (single read)",
                 "success",
-                f"{len(records)} files; digests in each file object",
+                f"{count} files; digests in each file object",
                 [(software, "executing program")],
                 [rep_id],
             ),
@@ -618,10 +606,10 @@ class _BuildContext:
                 Identifier("UUID", new_id()),
                 "format identification",
                 self.created,
-                f"program=fido; version={self.identifier.tool_version}; "
-                f"signature={self.identifier.signature_version}; matcher={SOFTWARE_NAME} {__version__}",
-                "success" if "unknown" not in by_status and "incomplete" not in by_status else "warning",
-                f"{len(records)} files: {summary}; PUID and match basis in each file object",
+                f"program=fido; version={tool[0]}; signature={tool[1]};"
+                f" matcher={SOFTWARE_NAME} {__version__}",
+                "success" if clean else "warning",
+                f"{count} files: {summary}; PUID and match basis in each file object",
                 [(fido, "executing program"), (software, "implementer")],
                 [rep_id],
             ),
@@ -706,16 +694,36 @@ class _BuildContext:
 
     # final check -----------------------------------------------------------------------------
     def self_check(self, stage: Path) -> None:
-        known = {rel: (size, digests["sha256"]) for rel, (size, digests) in self.written.entries.items()}
-        report = validate_package(self.root, known=known)
+        """Validate the staged package with the digests computed while copying (no re-read)."""
+        # EAD records were validated in memory as they were written (see _ead).
+        report = validate_package(self.root, known=self.inventory, check_ead=False)
         problems = list(report.problems)
         if self.profile.with_premis:
-            expected = {
-                f"data/{rel}": (size, digests) for rel, (size, digests) in self.written.entries.items()
-            }
-            problems += check_bag_against(stage, expected)
+            problems += check_bag_against(stage, _BagView(self.inventory))
         if problems:
             raise InvalidPackageError(str(stage), problems)
+
+
+class _BagView(Mapping[str, tuple[int, Mapping[str, str]]]):
+    """The inventory seen as bag paths (``data/…``) -> (size, digests), for check_bag_against."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+
+    def __getitem__(self, key: str) -> tuple[int, Mapping[str, str]]:
+        found = self.inventory.entry(key.removeprefix("data/"))
+        if found is None:
+            raise KeyError(key)
+        return found.size, found.digests
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"data/{e.rel}" for e in self.inventory.entries())
+
+    def __len__(self) -> int:
+        return sum(self.inventory.totals(kind)[0] for kind in ("data", "meta"))
+
+    def items(self) -> Any:
+        return ((f"data/{e.rel}", (e.size, e.digests)) for e in self.inventory.entries())
 
 
 def _relative(ref: MdRef, base: str) -> MdRef:
@@ -745,27 +753,24 @@ def _relative_file(f: MetsFile, base: str) -> MetsFile:
     )
 
 
-def _doc_label(hoso: HoSo, doc: Document, kind: PackageKind) -> str:
-    return hoso.doc_code(doc, kind)
+def identifier_versions() -> tuple[str, str]:
+    """(fido version, signature-file version) for PREMIS agents and events."""
+    ident = default_identifier()
+    return ident.tool_version, ident.signature_version
 
 
-def _mimetype(rel: str, ident: Identification | None) -> str:
-    if ident is not None and ident.mime_type:
-        return ident.mime_type.split(",")[0].strip()
-    guessed, _ = mimetypes.guess_type(rel)
+def _mimetype(entry: Entry) -> str:
+    if entry.mime:
+        return entry.mime.split(",")[0].strip()
+    guessed, _ = mimetypes.guess_type(entry.rel)
     return guessed or "application/octet-stream"
 
 
-def _premis_format(ident: Identification | None) -> FileFormat:
-    if ident is None or ident.puid is None:
-        note = ident.note if ident is not None else "not identified"
-        return FileFormat("Unknown", note=f"no PRONOM identification: {note}")
-    return FileFormat(
-        ident.format_name or ident.puid,
-        ident.format_version,
-        ident.puid,
-        note=f"basis={ident.basis}; status={ident.status}; {ident.note}".strip("; "),
-    )
+def _premis_format(entry: Entry) -> FileFormat:
+    if entry.puid is None:
+        return FileFormat("Unknown", note=f"no PRONOM identification: {entry.note or entry.status or ''}")
+    note = "; ".join(x for x in (f"basis={entry.basis}", f"status={entry.status}", entry.note) if x)
+    return FileFormat(entry.format_name or entry.puid, entry.format_version, entry.puid, note=note)
 
 
 def _check_expected(item: PayloadItem, record: FileRecord, expected: Mapping[str, str]) -> None:
@@ -784,23 +789,21 @@ def _check_expected(item: PayloadItem, record: FileRecord, expected: Mapping[str
         )
 
 
-def _package_summary(ctx: _BuildContext, records: Sequence[FileRecord]) -> Iterator[str]:
+def _package_summary(ctx: _BuildContext) -> Iterator[str]:
     hoso = ctx.hoso
+    count, size = ctx.inventory.totals()
     yield f"Gói thông tin / Information package: {ctx.profile.package_type}_hoso (TT05, E-ARK CSIP 2.0.4)"
     yield f"OBJID: {ctx.objid}"
-    yield f"Mã hồ sơ / File code: {ctx._file_code()}"
+    yield f"Mã hồ sơ / File code: {hoso.code_for(ctx.kind)}"
     yield f"Tiêu đề hồ sơ / Title: {hoso.title}"
-    yield f"Phông / Fonds: {hoso.fonds.get('fondsCode', '')} {hoso.fonds.get('fondsName', '')}"
-    yield f"Cơ quan lưu trữ / Archive: {hoso.fonds.get('organization', '')}"
-    yield f"Số tài liệu / Documents: {len(hoso.documents)}; số tệp / files: {len(records)}"
+    yield f"Phông / Fonds: {hoso.fonds_code} {hoso.fonds_name}"
+    yield f"Cơ quan lưu trữ / Archive: {hoso.organization}"
+    yield f"Số tài liệu / Documents: {len(hoso.documents)}; số tệp / files: {count}; bytes: {size}"
     yield f"Tạo lúc / Created: {ctx.created} by {SOFTWARE_NAME} {__version__}"
     yield ""
     yield "Tệp dữ liệu / Data files (path, bytes, SHA-256, PRONOM):"
-    for item, record in zip(ctx.items, records, strict=True):
-        puid = (
-            record.identification.puid if record.identification and record.identification.puid else "unknown"
-        )
-        yield f"{item.target_rel}\t{record.size}\t{record.digests['sha256']}\t{puid}"
+    for entry in ctx.inventory.entries("data"):
+        yield f"{entry.rel}\t{entry.size}\t{entry.sha256}\t{entry.puid or 'unknown'}"
 
 
 # --- ingest and export --------------------------------------------------------------------------

@@ -16,21 +16,28 @@ import stat
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from .bag import BagReport, decode_path, validate_bag
-from .earkrules import check_mets
+from .earkrules import check_mets, check_reference
 from .errors import Problem, UnsafePathError, UserInputError
 from .metsread import MetsModel, Ref, read_mets
+from .profile import NS_CSIP, NS_XLINK
 from .xmlcheck import ead_schema, premis_schema, stream_validate, validate_file
 
-# bag-relative or package-relative POSIX path -> (size, sha256 hex)
-KnownDigests = Mapping[str, tuple[int, str]]
+
+class KnownDigests(Protocol):
+    """Digests computed earlier (while copying, or by a bag check): path -> (size, sha256 hex).
+
+    A plain dict works; so does a builder's on-disk inventory.
+    """
+
+    def get(self, rel: str, /) -> tuple[int, str] | None: ...
 
 
 @dataclass
@@ -138,16 +145,25 @@ def _read_manifest(manifest: Path) -> Iterator[tuple[str, str]]:
 
 
 def validate_package(
-    root: Path, *, known: KnownDigests | None = None, verify: bool = False
+    root: Path, *, known: KnownDigests | None = None, verify: bool = False, check_ead: bool = True
 ) -> ValidationReport:
-    """Check a bare E-ARK package folder; ``known`` digests (path relative to ``root``) spare re-reads."""
+    """Check a bare E-ARK package folder; ``known`` digests (path relative to ``root``) spare re-reads.
+
+    ``check_ead=False`` is for a builder that validated each EAD record in memory before writing it.
+    """
     report = ValidationReport(root, "package")
-    _check_package(root, report, known, verify=verify, prefix="")
+    _check_package(root, report, known, verify=verify, prefix="", check_ead=check_ead)
     return report
 
 
 def _check_package(
-    root: Path, report: ValidationReport, known: KnownDigests | None, *, verify: bool, prefix: str
+    root: Path,
+    report: ValidationReport,
+    known: KnownDigests | None,
+    *,
+    verify: bool,
+    prefix: str,
+    check_ead: bool = True,
 ) -> None:
     problems = report.problems
     mets_path = root / "METS.xml"
@@ -155,45 +171,57 @@ def _check_package(
         problems.append(Problem(prefix + "METS.xml", "the package has no root METS.xml", rule="CSIPSTR4"))
         return
     _structure_warnings(root, report, prefix)
-    model = read_mets(mets_path, prefix + "METS.xml", problems)
+    checker = _RefChecker(root, known, verify, prefix, report, check_ead)
+    model = _read_and_check(root, "METS.xml", checker, is_package=True)
     report.objid = model.attrs.get("OBJID")
-    report.package_type = model.header.get("{https://DILCIS.eu/XML/METS/CSIPExtensionMETS}OAISPACKAGETYPE")
-    rule_problems, reps = check_mets(model, prefix + "METS.xml", is_package=True)
-    problems.extend(rule_problems)
-    referenced = {"METS.xml"}
-    checker = _RefChecker(root, known, verify, prefix, report)
-    checker.check_all(model, "")
-    referenced |= checker.seen
-    for rep in reps:
-        href = rep.mptrs[0].get("{http://www.w3.org/1999/xlink}href") if rep.mptrs else None
+    report.package_type = model.header.get(f"{{{NS_CSIP}}}OAISPACKAGETYPE")
+    for rep in model.representation_divs:
+        href = rep.mptrs[0].get(f"{{{NS_XLINK}}}href") if rep.mptrs else None
         if not href:
             continue
         rep_rel = _safe_rel(href, prefix + "METS.xml", problems)
         if rep_rel is None or not (root / rep_rel).is_file():
             problems.append(Problem(prefix + (href or ""), "representation METS not found", rule="CSIP110"))
             continue
-        rep_model = read_mets(root / rep_rel, prefix + rep_rel, problems)
-        problems.extend(check_mets(rep_model, prefix + rep_rel, is_package=False)[0])
-        base = str(PurePosixPath(rep_rel).parent)
-        checker.check_all(rep_model, "" if base == "." else base + "/")
-    referenced |= checker.seen
-    _unreferenced(root, referenced, prefix, problems)
+        _read_and_check(root, rep_rel, checker, is_package=False)
+    _unreferenced(root, checker.seen | {"METS.xml"}, prefix, problems)
+
+
+def _read_and_check(root: Path, rel: str, checker: _RefChecker, *, is_package: bool) -> MetsModel:
+    """Stream one METS: each reference is checked as it is read, then the document-level rules."""
+    problems = checker.report.problems
+    where = checker.prefix + rel
+    parent = str(PurePosixPath(rel).parent)
+    base = "" if parent == "." else parent + "/"
+
+    def on_ref(ref: Ref) -> None:
+        check_reference(ref, where, problems)
+        checker.check(ref, base)
+
+    model = read_mets(root / rel, where, problems, on_ref=on_ref)
+    rule_problems, reps = check_mets(model, where, is_package=is_package)
+    problems.extend(rule_problems)
+    model.representation_divs = reps
+    return model
 
 
 class _RefChecker:
     """Checks each METS reference: safe path, existing file, SIZE, CHECKSUM, and XML schema."""
 
     def __init__(
-        self, root: Path, known: KnownDigests | None, verify: bool, prefix: str, report: ValidationReport
+        self,
+        root: Path,
+        known: KnownDigests | None,
+        verify: bool,
+        prefix: str,
+        report: ValidationReport,
+        check_ead: bool = True,
     ) -> None:
         self.root, self.known, self.verify, self.prefix, self.report = root, known, verify, prefix, report
+        self.check_ead = check_ead
         self.seen: set[str] = set()
 
-    def check_all(self, model: MetsModel, base: str) -> None:
-        for ref in model.refs:
-            self.check(ref, base, model)
-
-    def check(self, ref: Ref, base: str, model: MetsModel) -> None:
+    def check(self, ref: Ref, base: str) -> None:
         problems = self.report.problems
         where_mets = self.prefix + base + "METS.xml"
         if not ref.href:
@@ -245,7 +273,7 @@ class _RefChecker:
         name = PurePosixPath(rel).name
         if ref.mdtype == "PREMIS" or name.startswith("PREMIS"):
             self.report.problems.extend(stream_validate(self.root / rel, premis_schema(), where))
-        elif ref.kind == "dmdSec" and name.lower().endswith(".xml"):
+        elif self.check_ead and ref.kind == "dmdSec" and name.lower().endswith(".xml"):
             xsd = _ead_schema_for(name)
             if xsd is not None:
                 self.report.problems.extend(validate_file(self.root / rel, ead_schema(xsd), where))

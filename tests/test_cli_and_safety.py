@@ -150,3 +150,18 @@ def test_console_script_entry_point_runs() -> None:
     exe = Path(sys.executable).with_name("oais-preserve")
     result = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "oais-preserve" in result.stdout
+
+
+def test_documented_example_runs(tmp_path: Path) -> None:
+    """docs/example.py is the runnable example of docs/api.md: it must keep working."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "example.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("valid") == 2
+    assert len(list((tmp_path / "build/example/zip").glob("*.zip"))) == 2
