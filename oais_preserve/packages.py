@@ -812,15 +812,17 @@ def _package_summary(ctx: _BuildContext) -> Iterator[str]:
 def export_zip(package: Path, dest: Path) -> Path:
     """Write the plain TT05 ``.zip`` of a package (a bag's ``data/``, or a package folder).
 
-    The zip holds one root folder named after the package; it is written beside ``dest`` under a
-    temporary name and renamed when complete.
+    ``dest`` is a ``.zip`` path or a folder (``<package name>.zip`` inside it). The zip holds one
+    root folder named after the package; it is written under a temporary name and renamed when
+    complete.
     """
     package = Path(package)
     root = package / "data" if (package / "bagit.txt").exists() else package
     if not (root / "METS.xml").is_file():
         raise UserInputError(f"{package}: not a package (no METS.xml)")
     dest = Path(dest)
-    if dest.is_dir():
+    if dest.suffix.lower() != ".zip":  # a folder to put it in
+        dest.mkdir(parents=True, exist_ok=True)
         dest = dest / f"{package.name}.zip"
     if dest.exists():
         raise UserInputError(f"{dest}: already exists")
