@@ -135,6 +135,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scan-files", type=int, default=400, help="files in corpus (a) (default 400)")
     parser.add_argument("--small-files", type=int, default=20000, help="files in corpus (b) (default 20000)")
     parser.add_argument("--rss-files", type=int, default=2000, help="files in corpus (c) (default 2000)")
+    parser.add_argument(
+        "--files-per-document",
+        type=int,
+        default=20,
+        help="files per document in corpora (b) and (c), as page-per-file scans arrive (default 20;"
+        " 1 = one document per file)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench", help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
@@ -240,14 +247,18 @@ def make_corpora(args: argparse.Namespace, root: Path) -> list[Corpus]:
         ensure_corpus(
             root,
             "small",
-            {"files": args.small_files, "seed": seed},
-            lambda d: generate_small_corpus(d, file_count=args.small_files, seed=seed),
+            {"files": args.small_files, "seed": seed, "per_doc": args.files_per_document},
+            lambda d: generate_small_corpus(
+                d, file_count=args.small_files, seed=seed, files_per_document=args.files_per_document
+            ),
         ),
         ensure_corpus(
             root,
             "small-rss",
-            {"files": args.rss_files, "seed": seed},
-            lambda d: generate_small_corpus(d, file_count=args.rss_files, seed=seed),
+            {"files": args.rss_files, "seed": seed, "per_doc": args.files_per_document},
+            lambda d: generate_small_corpus(
+                d, file_count=args.rss_files, seed=seed, files_per_document=args.files_per_document
+            ),
         ),
     ]
 

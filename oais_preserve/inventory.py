@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .identify import Identification
 
@@ -22,7 +23,8 @@ CREATE TABLE files (
     rel TEXT NOT NULL UNIQUE,       -- package-relative path
     kind TEXT NOT NULL,             -- 'data' (content) or 'meta' (our metadata, schemas, docs)
     size INTEGER NOT NULL,
-    digests TEXT NOT NULL,          -- JSON {algorithm: hex}
+    sha256 TEXT NOT NULL,
+    digests TEXT,                   -- JSON {algorithm: hex} when more than SHA-256 was computed
     file_id TEXT,                   -- METS file ID of content files
     original TEXT,                  -- the producer's path
     mtime REAL,
@@ -54,6 +56,21 @@ class Entry:
     @property
     def sha256(self) -> str:
         return self.digests["sha256"]
+
+
+_COLUMNS = (
+    "rel, kind, size, sha256, digests, file_id, original, mtime, puid, format_name, format_version,"
+    " mime, basis, status, note"
+)
+
+
+def _extra(digests: dict[str, str]) -> str | None:
+    return json.dumps(digests) if len(digests) > 1 else None
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    digests = json.loads(row[4]) if row[4] else {"sha256": row[3]}
+    return Entry(row[0], row[1], row[2], digests, *row[5:])
 
 
 class Inventory:
@@ -91,13 +108,14 @@ class Inventory:
         ident: Identification | None,
     ) -> None:
         self._db.execute(
-            "INSERT INTO files (rel, kind, size, digests, file_id, original, mtime, puid, format_name,"
-            " format_version, mime, basis, status, note)"
-            " VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files (rel, kind, size, sha256, digests, file_id, original, mtime, puid,"
+            " format_name, format_version, mime, basis, status, note)"
+            " VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rel,
                 size,
-                json.dumps(digests),
+                digests["sha256"],
+                _extra(digests),
                 file_id,
                 original,
                 mtime,
@@ -113,8 +131,8 @@ class Inventory:
 
     def add_meta(self, rel: str, size: int, digests: dict[str, str]) -> None:
         self._db.execute(
-            "INSERT INTO files (rel, kind, size, digests) VALUES (?, 'meta', ?, ?)",
-            (rel, size, json.dumps(digests)),
+            "INSERT INTO files (rel, kind, size, sha256, digests) VALUES (?, 'meta', ?, ?, ?)",
+            (rel, size, digests["sha256"], _extra(digests)),
         )
 
     def entries(self, kind: str | None = None, *, order_by_path: bool = False) -> Iterator[Entry]:
@@ -122,26 +140,24 @@ class Inventory:
         where = " WHERE kind = ?" if kind else ""
         order = "rel" if order_by_path else "seq"
         cursor = self._db.execute(
-            "SELECT rel, kind, size, digests, file_id, original, mtime, puid, format_name, format_version,"
-            f" mime, basis, status, note FROM files{where} ORDER BY {order}",
+            f"SELECT {_COLUMNS} FROM files{where} ORDER BY {order}",
             (kind,) if kind else (),
         )
         for row in cursor:
-            yield Entry(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
+            yield _entry(row)
 
     def entry(self, rel: str) -> Entry | None:
         cursor = self._db.execute(
-            "SELECT rel, kind, size, digests, file_id, original, mtime, puid, format_name, format_version,"
-            " mime, basis, status, note FROM files WHERE rel = ?",
+            f"SELECT {_COLUMNS} FROM files WHERE rel = ?",
             (rel,),
         )
         row = cursor.fetchone()
-        return None if row is None else Entry(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
+        return None if row is None else _entry(row)
 
     def get(self, rel: str) -> tuple[int, str] | None:
         """(size, sha256) of a package path, as a digest lookup for validation."""
-        row = self._db.execute("SELECT size, digests FROM files WHERE rel = ?", (rel,)).fetchone()
-        return None if row is None else (row[0], json.loads(row[1])["sha256"])
+        row = self._db.execute("SELECT size, sha256 FROM files WHERE rel = ?", (rel,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def file_id(self, rel: str) -> str:
         row = self._db.execute("SELECT file_id FROM files WHERE rel = ?", (rel,)).fetchone()

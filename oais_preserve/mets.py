@@ -8,9 +8,9 @@ records and the data files). Sections are written one element at a time with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 from lxml import etree
 
-from .profile import METS_NSMAP, NS_CSIP, NS_METS, NS_SIP, NS_XLINK, NS_XSI, Profile, new_id
+from .profile import METS_NSMAP, NS_CSIP, NS_METS, NS_SIP, NS_XLINK, Profile, new_id
+from .xmlstream import XmlStream, attr, start_tag
 
 _M = f"{{{NS_METS}}}"
 _XL = f"{{{NS_XLINK}}}"
@@ -143,40 +144,37 @@ def _amd_sec(xf: Any, digiprov: Sequence[MdRef]) -> str | None:
     return amd_id
 
 
-def _file_element(f: MetsFile, with_format: bool) -> etree._Element:
-    elem = etree.Element(
-        _M + "file",
-        _attrs(
-            ID=f.id,
-            MIMETYPE=f.mimetype,
-            SIZE=f.size,
-            CREATED=f.created,
-            CHECKSUM=f.checksum,
-            CHECKSUMTYPE=f.checksum_type,
-        ),
-        nsmap=METS_NSMAP,
+def _file_markup(f: MetsFile) -> str:
+    """A ``file`` with its ``FLocat``, from a template: written once per content file."""
+    attrs: dict[str, str | None] = {
+        "ID": f.id,
+        "MIMETYPE": f.mimetype,
+        "SIZE": str(f.size),
+        "CREATED": f.created,
+        "CHECKSUM": f.checksum,
+        "CHECKSUMTYPE": f.checksum_type,
+    }
+    if f.puid:
+        attrs |= {
+            "sip:FILEFORMATNAME": f.format_name or "",
+            "sip:FILEFORMATVERSION": f.format_version or None,
+            "sip:FORMATREGISTRY": "PRONOM",
+            "sip:FORMATREGISTRYKEY": f.puid,
+        }
+    location = start_tag(
+        "FLocat", {"LOCTYPE": "URL", "xlink:type": "simple", "xlink:href": f.href}, empty=True
     )
-    if with_format and f.puid:
-        elem.set(_SIP + "FILEFORMATNAME", f.format_name or "")
-        if f.format_version:
-            elem.set(_SIP + "FILEFORMATVERSION", f.format_version)
-        elem.set(_SIP + "FORMATREGISTRY", "PRONOM")
-        elem.set(_SIP + "FORMATREGISTRYKEY", f.puid)
-    loc = etree.SubElement(elem, _M + "FLocat", LOCTYPE="URL")
-    loc.set(_XL + "type", "simple")
-    loc.set(_XL + "href", f.href)
-    return elem
+    return f"{start_tag('file', attrs)}{location}</file>\n"
 
 
 def _file_group(
-    xf: Any, use: str, group_id: str, files: Iterable[MetsFile], content_type: str | None = None
+    xf: _MetsStream, use: str, group_id: str, files: Iterable[MetsFile], content_type: str | None = None
 ) -> None:
-    attrs = {"ID": group_id, "USE": use}
-    if content_type:
-        attrs[_CSIP + "CONTENTINFORMATIONTYPE"] = content_type
-    with xf.element(_M + "fileGrp", attrs):
-        for f in files:
-            xf.write(_file_element(f, with_format=True), pretty_print=True)
+    attrs = {"ID": group_id, "USE": use, "csip:CONTENTINFORMATIONTYPE": content_type}
+    xf.raw(start_tag("fileGrp", attrs) + "\n")
+    for f in files:
+        xf.raw(_file_markup(f))
+    xf.raw("</fileGrp>\n")
 
 
 def _div_with_group(parent: etree._Element, label: str, group_id: str) -> etree._Element:
@@ -185,24 +183,43 @@ def _div_with_group(parent: etree._Element, label: str, group_id: str) -> etree.
     return div
 
 
-def _root(xf: Any, objid: str, label: str, profile_url: str, profile: Profile) -> Any:
-    attrs = {
+class _MetsStream:
+    """The METS document as a stream: lxml elements for the irregular parts, templates for the rest."""
+
+    def __init__(self, sink: SupportsWrite[bytes]) -> None:
+        self._out = XmlStream(sink)
+
+    def write(self, elem: etree._Element, pretty_print: bool = True) -> None:
+        self._out.element(elem)
+
+    def raw(self, markup: str) -> None:
+        self._out.raw(markup)
+
+    @contextmanager
+    def element(
+        self, name: str, attrs: Mapping[str, str | None] | None = None, **more: str
+    ) -> Iterator[None]:
+        """An open/close pair around what the block writes; ``name`` is a prefixed name."""
+        self._out.raw(start_tag(name, {**(attrs or {}), **more}) + "\n")
+        yield
+        self._out.raw(f"</{name}>\n")
+
+
+def _root(xf: _MetsStream, objid: str, label: str, profile_url: str, profile: Profile) -> Any:
+    attrs = {f"xmlns:{prefix}" if prefix else "xmlns": uri for prefix, uri in METS_NSMAP.items()}
+    attrs |= {
         "OBJID": objid,
         "LABEL": label,
         "TYPE": profile.content_category,
         "PROFILE": profile_url,
-        _CSIP + "CONTENTINFORMATIONTYPE": profile.content_information_type,
-        f"{{{NS_XSI}}}schemaLocation": _SCHEMA_LOCATION,
+        "csip:CONTENTINFORMATIONTYPE": profile.content_information_type,
+        "xsi:schemaLocation": _SCHEMA_LOCATION,
     }
-    return xf.element(_M + "mets", attrs, nsmap=METS_NSMAP)
-
-
-def _sink(target: Path | SupportsWrite[bytes]) -> Any:
-    return str(target) if isinstance(target, Path) else target
+    return xf.element("mets", attrs)
 
 
 def write_package_mets(
-    path: Path | SupportsWrite[bytes],
+    path: SupportsWrite[bytes],
     *,
     profile: Profile,
     objid: str,
@@ -219,48 +236,43 @@ def write_package_mets(
 ) -> None:
     """The package-level METS.xml (CSIP 2.0.4 recipe for 0 errors in eark-validator, see docs)."""
     doc_grp, schema_grp, rep_grp = new_id(), new_id(), new_id()
-    with etree.xmlfile(_sink(path), encoding="UTF-8") as xf:
-        xf.write_declaration()
-        with _root(xf, objid, label, profile.root_profile, profile):
-            _header(xf, created, profile.package_type, agents, alt_ids)
-            for ref in descriptive:
-                _dmd_sec(xf, ref)
-            amd_id = _amd_sec(xf, preservation)
-            with xf.element(_M + "fileSec", ID=new_id()):
-                _file_group(xf, "Documentation", doc_grp, documentation)
-                _file_group(xf, "Schemas", schema_grp, schemas)
-                _file_group(
-                    xf, "Representations", rep_grp, [representation_mets], profile.content_information_type
-                )
-            smap = etree.Element(
-                _M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP", nsmap=METS_NSMAP
+    xf = _MetsStream(path)
+    with _root(xf, objid, label, profile.root_profile, profile):
+        _header(xf, created, profile.package_type, agents, alt_ids)
+        for ref in descriptive:
+            _dmd_sec(xf, ref)
+        amd_id = _amd_sec(xf, preservation)
+        with xf.element("fileSec", ID=new_id()):
+            _file_group(xf, "Documentation", doc_grp, documentation)
+            _file_group(xf, "Schemas", schema_grp, schemas)
+            _file_group(
+                xf, "Representations", rep_grp, [representation_mets], profile.content_information_type
             )
-            top = etree.SubElement(smap, _M + "div", ID=new_id(), LABEL=objid)
-            etree.SubElement(
-                top,
-                _M + "div",
-                _attrs(
-                    ID=new_id(),
-                    LABEL="Metadata",
-                    DMDID=" ".join(r.section_id for r in descriptive) or None,
-                    ADMID=amd_id,
-                ),
-            )
-            _div_with_group(top, "Documentation", doc_grp)
-            _div_with_group(top, "Schemas", schema_grp)
-            _div_with_group(top, "Representations", rep_grp)
-            rep_div = etree.SubElement(
-                top, _M + "div", ID=new_id(), LABEL=f"Representations/{representation}"
-            )
-            mptr = etree.SubElement(rep_div, _M + "mptr", LOCTYPE="URL")
-            mptr.set(_XL + "type", "simple")
-            mptr.set(_XL + "href", representation_mets.href)
-            mptr.set(_XL + "title", rep_grp)
-            xf.write(smap, pretty_print=True)
+        smap = etree.Element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP", nsmap=METS_NSMAP)
+        top = etree.SubElement(smap, _M + "div", ID=new_id(), LABEL=objid)
+        etree.SubElement(
+            top,
+            _M + "div",
+            _attrs(
+                ID=new_id(),
+                LABEL="Metadata",
+                DMDID=" ".join(r.section_id for r in descriptive) or None,
+                ADMID=amd_id,
+            ),
+        )
+        _div_with_group(top, "Documentation", doc_grp)
+        _div_with_group(top, "Schemas", schema_grp)
+        _div_with_group(top, "Representations", rep_grp)
+        rep_div = etree.SubElement(top, _M + "div", ID=new_id(), LABEL=f"Representations/{representation}")
+        mptr = etree.SubElement(rep_div, _M + "mptr", LOCTYPE="URL")
+        mptr.set(_XL + "type", "simple")
+        mptr.set(_XL + "href", representation_mets.href)
+        mptr.set(_XL + "title", rep_grp)
+        xf.write(smap, pretty_print=True)
 
 
 def write_representation_mets(
-    path: Path | SupportsWrite[bytes],
+    path: SupportsWrite[bytes],
     *,
     profile: Profile,
     representation: str,
@@ -277,40 +289,32 @@ def write_representation_mets(
     the file list never has to be held in memory.
     """
     data_grp = new_id()
-    with etree.xmlfile(_sink(path), encoding="UTF-8") as xf:
-        xf.write_declaration()
-        with _root(xf, representation, representation, profile.representation_profile, profile):
-            _header(xf, created, profile.package_type, agents, ())
-            for ref in descriptive:
-                _dmd_sec(xf, ref)
-            amd_id = _amd_sec(xf, preservation)
-            with xf.element(_M + "fileSec", ID=new_id()):
-                _file_group(xf, "Data", data_grp, data_files(), profile.content_information_type)
-            with (
-                xf.element(_M + "structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP"),
-                xf.element(_M + "div", ID=new_id(), LABEL=representation),
-            ):
-                xf.write(
-                    etree.Element(
-                        _M + "div",
-                        _attrs(
-                            ID=new_id(),
-                            LABEL="Metadata",
-                            DMDID=" ".join(r.section_id for r in descriptive) or None,
-                            ADMID=amd_id,
-                        ),
-                        nsmap=METS_NSMAP,
-                    ),
-                    pretty_print=True,
+    xf = _MetsStream(path)
+    with _root(xf, representation, representation, profile.representation_profile, profile):
+        _header(xf, created, profile.package_type, agents, ())
+        for ref in descriptive:
+            _dmd_sec(xf, ref)
+        amd_id = _amd_sec(xf, preservation)
+        with xf.element("fileSec", ID=new_id()):
+            _file_group(xf, "Data", data_grp, data_files(), profile.content_information_type)
+        with (
+            xf.element("structMap", ID=new_id(), TYPE="PHYSICAL", LABEL="CSIP"),
+            xf.element("div", ID=new_id(), LABEL=representation),
+        ):
+            dmd_ids = " ".join(r.section_id for r in descriptive) or None
+            xf.raw(
+                start_tag(
+                    "div",
+                    {"ID": new_id(), "LABEL": "Metadata", "DMDID": dmd_ids, "ADMID": amd_id},
+                    empty=True,
                 )
-                with xf.element(_M + "div", ID=new_id(), LABEL="Data"):
-                    for f in data_files():
-                        xf.write(etree.Element(_M + "fptr", FILEID=f.id, nsmap=METS_NSMAP), pretty_print=True)
-                with xf.element(_M + "div", ID=new_id(), LABEL="MetadataLink/File"):
-                    for link in links:
-                        div = etree.Element(
-                            _M + "div", ID=new_id(), LABEL=link.label, DMDID=link.dmd_id, nsmap=METS_NSMAP
-                        )
-                        for file_id in link.file_ids:
-                            etree.SubElement(div, _M + "fptr", FILEID=file_id)
-                        xf.write(div, pretty_print=True)
+                + "\n"
+            )
+            with xf.element("div", ID=new_id(), LABEL="Data"):
+                for f in data_files():
+                    xf.raw(f'<fptr FILEID="{attr(f.id)}"/>\n')
+            with xf.element("div", ID=new_id(), LABEL="MetadataLink/File"):
+                for link in links:
+                    pointers = "".join(f'<fptr FILEID="{attr(file_id)}"/>' for file_id in link.file_ids)
+                    div = start_tag("div", {"ID": new_id(), "LABEL": link.label, "DMDID": link.dmd_id})
+                    xf.raw(f"{div}{pointers}</div>\n")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 from lxml import etree
 
 from .profile import NS_PREMIS, NS_XSI, PREMIS_NSMAP
+from .xmlstream import XmlStream, start_tag, text
 
 _P = f"{{{NS_PREMIS}}}"
 _XSI_TYPE = f"{{{NS_XSI}}}type"
@@ -118,38 +118,6 @@ def _storage(parent: etree._Element, path: str) -> None:
     _sub(location, "contentLocationValue", path)
 
 
-def file_object_element(obj: FileObject) -> etree._Element:
-    elem = etree.Element(_P + "object", nsmap=PREMIS_NSMAP)
-    elem.set(_XSI_TYPE, "file")
-    _identifier(elem, "object", obj.identifier)
-    chars = _sub(elem, "objectCharacteristics")
-    _sub(chars, "compositionLevel", "0")
-    for algorithm, digest in obj.digests:
-        fixity = _sub(chars, "fixity")
-        _sub(fixity, "messageDigestAlgorithm", algorithm)
-        _sub(fixity, "messageDigest", digest)
-        if obj.digest_originator:
-            _sub(fixity, "messageDigestOriginator", obj.digest_originator)
-    _sub(chars, "size", str(obj.size))
-    fmt = _sub(chars, "format")
-    designation = _sub(fmt, "formatDesignation")
-    _sub(designation, "formatName", obj.file_format.name)
-    if obj.file_format.version:
-        _sub(designation, "formatVersion", obj.file_format.version)
-    if obj.file_format.puid:
-        registry = _sub(fmt, "formatRegistry")
-        _sub(registry, "formatRegistryName", "PRONOM")
-        _sub(registry, "formatRegistryKey", obj.file_format.puid)
-        _sub(registry, "formatRegistryRole", "identification")
-    if obj.file_format.note:
-        _sub(fmt, "formatNote", obj.file_format.note)
-    _sub(elem, "originalName", obj.original_name)
-    _storage(elem, obj.storage_path)
-    for rel in obj.relationships:
-        _relationship(elem, rel)
-    return elem
-
-
 def entity_object_element(obj: EntityObject) -> etree._Element:
     elem = etree.Element(_P + "object", nsmap=PREMIS_NSMAP)
     elem.set(_XSI_TYPE, obj.kind)
@@ -197,46 +165,99 @@ def agent_element(agent: Agent) -> etree._Element:
     return elem
 
 
-class PremisWriter:
-    """Writes one PREMIS document incrementally (``lxml.etree.xmlfile``)."""
+def file_object_markup(obj: FileObject) -> str:
+    """A file object as text: the element repeated once per content file, written from a template."""
+    parts = [
+        '<object xsi:type="file"><objectIdentifier>',
+        f"<objectIdentifierType>{text(obj.identifier.type)}</objectIdentifierType>",
+        f"<objectIdentifierValue>{text(obj.identifier.value)}</objectIdentifierValue></objectIdentifier>",
+        "<objectCharacteristics><compositionLevel>0</compositionLevel>",
+    ]
+    originator = (
+        f"<messageDigestOriginator>{text(obj.digest_originator)}</messageDigestOriginator>"
+        if obj.digest_originator
+        else ""
+    )
+    for algorithm, digest in obj.digests:
+        parts.append(
+            f"<fixity><messageDigestAlgorithm>{text(algorithm)}</messageDigestAlgorithm>"
+            f"<messageDigest>{text(digest)}</messageDigest>{originator}</fixity>"
+        )
+    parts.append(f"<size>{obj.size}</size>{_format_markup(obj.file_format)}</objectCharacteristics>")
+    parts.append(f"<originalName>{text(obj.original_name)}</originalName>")
+    parts.append(
+        "<storage><contentLocation><contentLocationType>relative path</contentLocationType>"
+        f"<contentLocationValue>{text(obj.storage_path)}</contentLocationValue></contentLocation></storage>"
+    )
+    for rel in obj.relationships:
+        parts.append(
+            f"<relationship><relationshipType>{text(rel.type)}</relationshipType>"
+            f"<relationshipSubType>{text(rel.sub_type)}</relationshipSubType>"
+        )
+        for ident in rel.related:
+            parts.append(
+                f"<relatedObjectIdentifier><relatedObjectIdentifierType>{text(ident.type)}"
+                f"</relatedObjectIdentifierType><relatedObjectIdentifierValue>{text(ident.value)}"
+                "</relatedObjectIdentifierValue></relatedObjectIdentifier>"
+            )
+        parts.append("</relationship>")
+    parts.append("</object>\n")
+    return "".join(parts)
 
-    def __init__(self, target: Path | SupportsWrite[bytes]) -> None:
+
+def _format_markup(fmt: FileFormat) -> str:
+    out = f"<format><formatDesignation><formatName>{text(fmt.name)}</formatName>"
+    if fmt.version:
+        out += f"<formatVersion>{text(fmt.version)}</formatVersion>"
+    out += "</formatDesignation>"
+    if fmt.puid:
+        out += (
+            "<formatRegistry><formatRegistryName>PRONOM</formatRegistryName>"
+            f"<formatRegistryKey>{text(fmt.puid)}</formatRegistryKey>"
+            "<formatRegistryRole>identification</formatRegistryRole></formatRegistry>"
+        )
+    if fmt.note:
+        out += f"<formatNote>{text(fmt.note)}</formatNote>"
+    return out + "</format>"
+
+
+class PremisWriter:
+    """Writes one PREMIS document as a stream, in the order PREMIS requires."""
+
+    def __init__(self, target: SupportsWrite[bytes]) -> None:
         self.target = target
         self._stage = 0
-        self._stack: list[Any] = []
 
     def __enter__(self) -> PremisWriter:
-        sink = str(self.target) if isinstance(self.target, Path) else self.target
-        self._file = etree.xmlfile(sink, encoding="UTF-8")
-        xf = self._file.__enter__()
-        xf.write_declaration()
-        root = xf.element(_P + "premis", {"version": "3.0"}, nsmap=PREMIS_NSMAP)
-        root.__enter__()
-        self._xf, self._root = xf, root
+        self._out = XmlStream(self.target)
+        self._out.raw(start_tag("premis", {"xmlns": NS_PREMIS, "xmlns:xsi": NS_XSI, "version": "3.0"}) + "\n")
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._root.__exit__(exc_type, exc, tb)
-        self._file.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self._out.raw("</premis>\n")
 
-    def _write(self, section: str, elem: etree._Element) -> None:
+    def _order(self, section: str) -> None:
         order = _ORDER[section]
         if order < self._stage:
             raise ValueError(f"PREMIS {section} written after a later section")
         self._stage = order
-        self._xf.write(elem, pretty_print=True)
 
     def add_file(self, obj: FileObject) -> None:
-        self._write("object", file_object_element(obj))
+        self._order("object")
+        self._out.raw(file_object_markup(obj))
 
     def add_entity(self, obj: EntityObject) -> None:
-        self._write("object", entity_object_element(obj))
+        self._order("object")
+        self._out.element(entity_object_element(obj))
 
     def add_event(self, event: Event) -> None:
-        self._write("event", event_element(event))
+        self._order("event")
+        self._out.element(event_element(event))
 
     def add_agents(self, agents: Iterable[Agent]) -> None:
         for agent in agents:
-            self._write("agent", agent_element(agent))
+            self._order("agent")
+            self._out.element(agent_element(agent))

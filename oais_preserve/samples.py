@@ -1217,13 +1217,31 @@ def _corpus_document(entry: _CorpusFile, ordinal: int, issued: str, digitized: b
     return record
 
 
+def _grouped_document(
+    group: Sequence[_CorpusFile], ordinal: int, issued: str, digitized: bool
+) -> dict[str, Any]:
+    """One document made of several files (e.g. one file per scanned page)."""
+    record = _corpus_document(group[0], ordinal, issued, digitized)
+    record["files"] = [entry.name for entry in group]
+    if record["kind"] == "doc":
+        record["numberOfPage"] = sum(entry.pages for entry in group)
+    return record
+
+
 def _write_corpus_description(
-    dest: Path, file_code: str, files: Sequence[_CorpusFile], rng: random.Random, *, digitized: bool
+    dest: Path,
+    file_code: str,
+    files: Sequence[_CorpusFile],
+    rng: random.Random,
+    *,
+    digitized: bool,
+    files_per_document: int = 1,
 ) -> Path:
-    dates = _dates_in_year(rng, 1980, min(len(files), 300))
+    groups = [files[i : i + files_per_document] for i in range(0, len(files), files_per_document)]
+    dates = _dates_in_year(rng, 1980, min(len(groups), 300))
     documents = [
-        _corpus_document(entry, i, _date(*dates[(i - 1) % len(dates)]), digitized)
-        for i, entry in enumerate(files, start=1)
+        _grouped_document(group, i, _date(*dates[(i - 1) % len(dates)]), digitized)
+        for i, group in enumerate(groups, start=1)
     ]
     title = (
         "Tập tài liệu số hóa dùng để đo hiệu năng" if digitized else "Tập tài liệu điện tử hỗn hợp định dạng"
@@ -1392,12 +1410,14 @@ _SMALL_WRITERS: dict[str, Callable[[_SmallKit, int, str], bytes]] = {
 }
 
 
-def generate_small_corpus(dest: Path, *, file_count: int, seed: int = 0) -> Path:
+def generate_small_corpus(dest: Path, *, file_count: int, seed: int = 0, files_per_document: int = 1) -> Path:
     """Write ``file_count`` small files (1-50 KB) and one description; return its path.
 
     Layout: ``dest/files/`` (the source folder) and ``dest/description.json`` (one born-digital
-    hồ sơ, one document per file). Formats: PDF (one JPEG page), PNG, JPEG, TIFF, XML, UTF-8
-    text, CSV, a DOCX-like OOXML zip and an unknown binary (``.bin``); sizes are log-uniform.
+    hồ sơ). Formats: PDF (one JPEG page), PNG, JPEG, TIFF, XML, UTF-8 text, CSV, a DOCX-like OOXML
+    zip and an unknown binary (``.bin``); sizes are log-uniform. Each document holds
+    ``files_per_document`` consecutive files (1 = one document per file; more is how page-per-file
+    scans arrive).
     """
     rng = random.Random(f"small:{seed}")
     files_dir = dest / CORPUS_FILES_DIR
@@ -1411,4 +1431,6 @@ def generate_small_corpus(dest: Path, *, file_count: int, seed: int = 0) -> Path
         data = _SMALL_WRITERS[kind](kit, target, name)
         (files_dir / name).write_bytes(data)
         files.append(_CorpusFile(name, kind, len(data)))
-    return _write_corpus_description(dest, file_code, files, rng, digitized=False)
+    return _write_corpus_description(
+        dest, file_code, files, rng, digitized=False, files_per_document=files_per_document
+    )

@@ -28,7 +28,7 @@ from .earkrules import check_mets, check_reference
 from .errors import Problem, UnsafePathError, UserInputError
 from .metsread import MetsModel, Ref, read_mets
 from .profile import NS_CSIP, NS_XLINK
-from .xmlcheck import ead_schema, premis_schema, stream_validate, validate_file
+from .xmlcheck import PREMIS_RECORDS, ead_schema, premis_schema, stream_validate, validate_file
 
 
 class KnownDigests(Protocol):
@@ -272,7 +272,9 @@ class _RefChecker:
     def _schema(self, ref: Ref, rel: str, where: str) -> None:
         name = PurePosixPath(rel).name
         if ref.mdtype == "PREMIS" or name.startswith("PREMIS"):
-            self.report.problems.extend(stream_validate(self.root / rel, premis_schema(), where))
+            self.report.problems.extend(
+                stream_validate(self.root / rel, premis_schema(), where, PREMIS_RECORDS)
+            )
         elif self.check_ead and ref.kind == "dmdSec" and name.lower().endswith(".xml"):
             xsd = _ead_schema_for(name)
             if xsd is not None:

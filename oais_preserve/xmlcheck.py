@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from .errors import Problem
+from .profile import NS_PREMIS
 from .schemas import SCHEMA_DIR
 
 XSD_DIR = SCHEMA_DIR / "xsd"
@@ -66,6 +67,9 @@ def mets_schema() -> etree.XMLSchema:
 </xs:schema>"""
     doc = etree.fromstring(driver.encode(), _schema_parser(), base_url=str(XSD_DIR / "driver.xsd"))
     return etree.XMLSchema(doc)
+
+
+PREMIS_RECORDS = tuple(f"{{{NS_PREMIS}}}{tag}" for tag in ("object", "event", "agent", "rightsStatement"))
 
 
 @cache
@@ -136,10 +140,16 @@ def _has_doctype(doc: etree._ElementTree) -> bool:
     return bool(doc.docinfo.doctype)  # type: ignore[attr-defined]
 
 
-def stream_validate(path: Path, schema: etree.XMLSchema, where: str) -> list[Problem]:
-    """Schema-validate a possibly large document with bounded memory; all errors reported."""
+def stream_validate(
+    path: Path, schema: etree.XMLSchema, where: str, record_tags: tuple[str, ...] | None = None
+) -> list[Problem]:
+    """Schema-validate a possibly large document with bounded memory; all errors reported.
+
+    ``record_tags`` names the repeated top-level records (PREMIS objects, events…): only those
+    are handed back to Python and freed, which keeps the per-element cost in C.
+    """
     problems: list[Problem] = []
-    for _ in iter_validated(path, schema, where, problems, tags=None):
+    for _ in iter_validated(path, schema, where, problems, tags=record_tags):
         pass
     # iterparse stops at the first validity error; to list all of them, re-run non-streaming,
     # but only when the document is small enough to hold.
