@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import stat
 import time
 import unicodedata
 import zipfile
@@ -167,14 +168,14 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> tuple[list[PayloadItem], dict[
     """
     if not source_dir.is_dir():
         raise UserInputError(f"{source_dir}: source folder not found")
-    root = source_dir.resolve()
+    tree = _SourceTree(source_dir)
     items: list[PayloadItem] = []
     by_source: dict[str, str] = {}
     taken: dict[str, str] = {}
     for rel in _described_files(hoso):
         if rel in by_source:
             continue
-        source = _source_path(root, rel)
+        source = tree.find(rel)
         name = unicodedata.normalize("NFC", PurePosixPath(rel.replace("\\", "/")).name)
         target = f"{REP_DIR}/data/{name}"
         key = name.casefold()
@@ -194,30 +195,48 @@ def _described_files(hoso: HoSo) -> Iterator[str]:
         yield from doc.files
 
 
-def _source_path(root: Path, rel: str) -> Path:
-    candidate = root / rel.replace("\\", "/")
-    if candidate.is_symlink():
-        raise UnsafePathError(f"{rel}: symbolic links are refused")
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(root):
-        raise UnsafePathError(f"{rel}: leaves the source folder")
-    if not resolved.exists():
-        # Vietnamese names may be stored NFD on disk while the description is NFC (or vice versa).
-        resolved = _find_by_normalized_name(root, rel) or resolved
-    if not resolved.is_file():
-        raise UserInputError(f"{rel}: file not found in {root}")
-    return resolved
+class _SourceTree:
+    """Finds described files under the source folder, safely, resolving each folder only once."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._folders: dict[str, Path] = {}
+        self._nfc_names: dict[Path, dict[str, str]] = {}
 
-def _find_by_normalized_name(root: Path, rel: str) -> Path | None:
-    parent = (root / rel).parent
-    wanted = unicodedata.normalize("NFC", PurePosixPath(rel).name)
-    if not parent.is_dir():
-        return None
-    for entry in parent.iterdir():
-        if unicodedata.normalize("NFC", entry.name) == wanted and not entry.is_symlink():
-            return entry
-    return None
+    def find(self, rel: str) -> Path:
+        folder_rel, _, name = rel.replace("\\", "/").rpartition("/")
+        folder = self._folder(folder_rel, rel)
+        path = folder / name
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            # Vietnamese names may be stored NFD on disk while the description is NFC (or vice versa).
+            alias = self._by_nfc(folder).get(unicodedata.normalize("NFC", name))
+            if alias is None:
+                raise UserInputError(f"{rel}: file not found in {self.root}") from None
+            path = folder / alias
+            info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePathError(f"{rel}: symbolic links are refused")
+        if not stat.S_ISREG(info.st_mode):
+            raise UserInputError(f"{rel}: not a regular file")
+        return path
+
+    def _folder(self, folder_rel: str, rel: str) -> Path:
+        found = self._folders.get(folder_rel)
+        if found is None:
+            found = (self.root / folder_rel).resolve()
+            if not found.is_relative_to(self.root):
+                raise UnsafePathError(f"{rel}: leaves the source folder")
+            self._folders[folder_rel] = found
+        return found
+
+    def _by_nfc(self, folder: Path) -> dict[str, str]:
+        names = self._nfc_names.get(folder)
+        if names is None:
+            names = {unicodedata.normalize("NFC", entry): entry for entry in os.listdir(folder)}
+            self._nfc_names[folder] = names
+        return names
 
 
 # --- the build ----------------------------------------------------------------------------------
@@ -263,18 +282,21 @@ def _build(
     if final.exists():
         return _already_built(final, objid, profile, started)
     inventory_path = final.with_name(f".{final.name}.inventory")
-    with staged_output(final) as stage, Inventory(inventory_path) as inventory:
+    with (
+        staged_output(final) as stage,
+        Inventory(inventory_path) as inventory,
+        _executor(workers, executor) as pool,
+    ):
         package_root = stage / "data" if profile.with_premis else stage
         ctx = _BuildContext(
             hoso, profile, objid, package_root, algorithms, inventory, by_source, progress, provenance
         )
-        with _executor(workers, executor) as pool:
-            _timed("copy", ctx.copy_payload, items, pool, expected)
+        _timed("copy", ctx.copy_payload, items, pool, expected)
         _timed("metadata", ctx.write_metadata)
         if profile.with_premis:
             bag_info = _bag_info(hoso, objid, profile)
             _timed("bag", write_bag_tags, stage, ctx.payload_entries(), bag_info, algorithms=algorithms)
-        _timed("self-check", ctx.self_check, stage)
+        _timed("self-check", ctx.self_check, stage, pool)
         _timed("publish", publish, stage, final)
         count, data_bytes = inventory.totals()
     log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, count, data_bytes)
@@ -693,10 +715,10 @@ class _BuildContext:
         return events
 
     # final check -----------------------------------------------------------------------------
-    def self_check(self, stage: Path) -> None:
+    def self_check(self, stage: Path, pool: Executor | None) -> None:
         """Validate the staged package with the digests computed while copying (no re-read)."""
         # EAD records were validated in memory as they were written (see _ead).
-        report = validate_package(self.root, known=self.inventory, check_ead=False)
+        report = validate_package(self.root, known=self.inventory, check_ead=False, executor=pool)
         problems = list(report.problems)
         if self.profile.with_premis:
             problems += check_bag_against(stage, _BagView(self.inventory))

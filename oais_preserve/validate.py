@@ -17,7 +17,7 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -145,14 +145,19 @@ def _read_manifest(manifest: Path) -> Iterator[tuple[str, str]]:
 
 
 def validate_package(
-    root: Path, *, known: KnownDigests | None = None, verify: bool = False, check_ead: bool = True
+    root: Path,
+    *,
+    known: KnownDigests | None = None,
+    verify: bool = False,
+    check_ead: bool = True,
+    executor: Executor | None = None,
 ) -> ValidationReport:
     """Check a bare E-ARK package folder; ``known`` digests (path relative to ``root``) spare re-reads.
 
     ``check_ead=False`` is for a builder that validated each EAD record in memory before writing it.
     """
     report = ValidationReport(root, "package")
-    _check_package(root, report, known, verify=verify, prefix="", check_ead=check_ead)
+    _check_package(root, report, known, verify=verify, prefix="", check_ead=check_ead, executor=executor)
     return report
 
 
@@ -164,6 +169,7 @@ def _check_package(
     verify: bool,
     prefix: str,
     check_ead: bool = True,
+    executor: Executor | None = None,
 ) -> None:
     problems = report.problems
     mets_path = root / "METS.xml"
@@ -171,7 +177,7 @@ def _check_package(
         problems.append(Problem(prefix + "METS.xml", "the package has no root METS.xml", rule="CSIPSTR4"))
         return
     _structure_warnings(root, report, prefix)
-    checker = _RefChecker(root, known, verify, prefix, report, check_ead)
+    checker = _RefChecker(root, known, verify, prefix, report, check_ead, executor)
     model = _read_and_check(root, "METS.xml", checker, is_package=True)
     report.objid = model.attrs.get("OBJID")
     report.package_type = model.header.get(f"{{{NS_CSIP}}}OAISPACKAGETYPE")
@@ -185,6 +191,8 @@ def _check_package(
             continue
         _read_and_check(root, rep_rel, checker, is_package=False)
     _unreferenced(root, checker.seen | {"METS.xml"}, prefix, problems)
+    for future in checker.pending:
+        problems.extend(future.result())
 
 
 def _read_and_check(root: Path, rel: str, checker: _RefChecker, *, is_package: bool) -> MetsModel:
@@ -216,10 +224,12 @@ class _RefChecker:
         prefix: str,
         report: ValidationReport,
         check_ead: bool = True,
+        executor: Executor | None = None,
     ) -> None:
         self.root, self.known, self.verify, self.prefix, self.report = root, known, verify, prefix, report
-        self.check_ead = check_ead
+        self.check_ead, self.executor = check_ead, executor
         self.seen: set[str] = set()
+        self.pending: list[Future[list[Problem]]] = []
 
     def check(self, ref: Ref, base: str) -> None:
         problems = self.report.problems
@@ -272,13 +282,19 @@ class _RefChecker:
     def _schema(self, ref: Ref, rel: str, where: str) -> None:
         name = PurePosixPath(rel).name
         if ref.mdtype == "PREMIS" or name.startswith("PREMIS"):
-            self.report.problems.extend(
-                stream_validate(self.root / rel, premis_schema(), where, PREMIS_RECORDS)
-            )
+            if self.executor is not None:  # a large PREMIS validates in parallel with the METS
+                self.pending.append(self.executor.submit(validate_premis_file, self.root / rel, where))
+            else:
+                self.report.problems.extend(validate_premis_file(self.root / rel, where))
         elif self.check_ead and ref.kind == "dmdSec" and name.lower().endswith(".xml"):
             xsd = _ead_schema_for(name)
             if xsd is not None:
                 self.report.problems.extend(validate_file(self.root / rel, ead_schema(xsd), where))
+
+
+def validate_premis_file(path: Path, where: str) -> list[Problem]:
+    """PREMIS 3 schema validation, streamed; a top-level function so that a worker can run it."""
+    return stream_validate(path, premis_schema(), where, PREMIS_RECORDS)
 
 
 def _ead_schema_for(name: str) -> str | None:
