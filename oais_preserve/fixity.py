@@ -34,6 +34,7 @@ class FileJob:
     source: Path
     target: Path | None = None
     identify: bool = True
+    size_hint: int | None = None  # when the caller already knows it: spares a stat per file
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,11 @@ def _batches(jobs: Iterable[FileJob], max_files: int, max_bytes: int) -> Iterato
     weight = 0
     for job in jobs:
         batch.append(job)
-        with suppress(OSError):  # read_file reports the problem properly
-            weight += job.source.stat().st_size
+        if job.size_hint is not None:
+            weight += job.size_hint
+        else:
+            with suppress(OSError):  # read_file reports the problem properly
+                weight += job.source.stat().st_size
         if len(batch) >= max_files or weight >= max_bytes:
             yield batch
             batch, weight = [], 0

@@ -97,6 +97,7 @@ class PayloadItem:
     source: Path
     original_name: str
     target_rel: str  # package-relative, e.g. representations/rep1/data/X.pdf
+    size: int | None = None
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> tuple[list[PayloadItem], dict[
     for rel in _described_files(hoso):
         if rel in by_source:
             continue
-        source = tree.find(rel)
+        source, size = tree.find(rel)
         name = unicodedata.normalize("NFC", PurePosixPath(rel.replace("\\", "/")).name)
         target = f"{REP_DIR}/data/{name}"
         key = name.casefold()
@@ -183,7 +184,7 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> tuple[list[PayloadItem], dict[
             raise UnsafePathError(f"{rel!r} and {taken[key]!r} map to the same name {name!r} in the package")
         taken[key] = rel
         by_source[rel] = target
-        items.append(PayloadItem(source, rel, target))
+        items.append(PayloadItem(source, rel, target, size))
     if not items:
         raise UserInputError("the description lists no files: nothing to package")
     return items, by_source
@@ -203,7 +204,8 @@ class _SourceTree:
         self._folders: dict[str, Path] = {}
         self._nfc_names: dict[Path, dict[str, str]] = {}
 
-    def find(self, rel: str) -> Path:
+    def find(self, rel: str) -> tuple[Path, int]:
+        """The file's path and size; refuses symlinks, special files and escapes."""
         folder_rel, _, name = rel.replace("\\", "/").rpartition("/")
         folder = self._folder(folder_rel, rel)
         path = folder / name
@@ -220,7 +222,7 @@ class _SourceTree:
             raise UnsafePathError(f"{rel}: symbolic links are refused")
         if not stat.S_ISREG(info.st_mode):
             raise UserInputError(f"{rel}: not a regular file")
-        return path
+        return path, info.st_size
 
     def _folder(self, folder_rel: str, rel: str) -> Path:
         found = self._folders.get(folder_rel)
@@ -358,7 +360,7 @@ class _BuildContext:
         self, items: Sequence[PayloadItem], pool: Executor | None, expected: Mapping[str, str] | None
     ) -> None:
         """Copy, hash and identify every content file in one read each, recording the results."""
-        jobs = (FileJob(item.source, self.root / item.target_rel) for item in items)
+        jobs = (FileJob(item.source, self.root / item.target_rel, size_hint=item.size) for item in items)
         records = iter_read_files(jobs, self.algorithms, executor=pool)
         for done, (item, record) in enumerate(zip(items, records, strict=True), start=1):
             if expected is not None:

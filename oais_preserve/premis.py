@@ -180,8 +180,8 @@ def file_object_markup(obj: FileObject) -> str:
     )
     for algorithm, digest in obj.digests:
         parts.append(
-            f"<fixity><messageDigestAlgorithm>{text(algorithm)}</messageDigestAlgorithm>"
-            f"<messageDigest>{text(digest)}</messageDigest>{originator}</fixity>"
+            f"<fixity><messageDigestAlgorithm>{algorithm}</messageDigestAlgorithm>"
+            f"<messageDigest>{digest}</messageDigest>{originator}</fixity>"  # hex: nothing to escape
         )
     parts.append(f"<size>{obj.size}</size>{_format_markup(obj.file_format)}</objectCharacteristics>")
     parts.append(f"<originalName>{text(obj.original_name)}</originalName>")

@@ -9,6 +9,7 @@ package is published.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,18 @@ _ATTR = str.maketrans(
 )
 
 
+_NEEDS_TEXT = re.compile(r"[&<>]")
+_NEEDS_ATTR = re.compile(r'[&<>"\n\r\t]')
+
+
 def text(value: str) -> str:
-    """Escape character data."""
-    return value.translate(_TEXT)
+    """Escape character data (most values need nothing: test before translating)."""
+    return value.translate(_TEXT) if _NEEDS_TEXT.search(value) else value
 
 
 def attr(value: str) -> str:
     """Escape an attribute value (for use inside double quotes)."""
-    return value.translate(_ATTR)
+    return value.translate(_ATTR) if _NEEDS_ATTR.search(value) else value
 
 
 def start_tag(name: str, attrs: Mapping[str, str | None], *, empty: bool = False) -> str:

@@ -247,3 +247,32 @@ def test_only_sha256_by_default_and_more_on_request(
     assert (bag / "manifest-sha256.txt").exists() and (bag / "manifest-sha512.txt").exists()
     bagit.Bag(str(bag)).validate()
     assert os.path.exists(bag / "tagmanifest-sha512.txt")
+
+
+def test_markup_characters_in_names_and_titles_are_escaped(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    scans, descriptions = sample_fonds
+    data = json.loads(descriptions[0].read_text(encoding="utf-8"))
+    source = tmp_path / "src"
+    source.mkdir()
+    odd = 'Tờ trình & "báo cáo" <1>.pdf'
+    first = data["documents"][0]
+    (source / odd).write_bytes((scans / first["files"][0]).read_bytes())
+    for doc in data["documents"][1:]:
+        for name in doc["files"]:
+            (source / name).write_bytes((scans / name).read_bytes())
+    first["files"] = [odd]
+    data["hoso"]["title"] = 'Hồ sơ <nháp> & "bản chính"'
+    bag = build_aip(data, source, tmp_path / "out", workers=1).path
+    assert validate(bag).valid
+    mets_xsd, premis_xsd = official_schema("mets.xsd"), official_schema("premis.xsd")
+    rep_mets = etree.parse(str(bag / "data/representations/rep1/METS.xml"))
+    assert mets_xsd.validate(rep_mets)
+    hrefs = [loc.get("{http://www.w3.org/1999/xlink}href") for loc in rep_mets.iter("{*}FLocat")]
+    assert f"data/{odd}" in hrefs
+    premis = etree.parse(str(bag / "data/representations/rep1/metadata/preservation/PREMIS_rep1.xml"))
+    assert premis_xsd.validate(premis)
+    assert odd in premis.xpath("//p:originalName/text()", namespaces=PREMIS_NS)
+    root_mets = etree.parse(str(bag / "data/METS.xml")).getroot()
+    assert root_mets.get("LABEL") == data["hoso"]["title"]
