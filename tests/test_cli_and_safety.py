@@ -165,3 +165,52 @@ def test_documented_example_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("valid") == 2
     assert len(list((tmp_path / "build/example/zip").glob("*.zip"))) == 2
+
+
+@pytest.fixture(scope="module")
+def one_sip(sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from oais_preserve import build_sip
+
+    scans, descriptions = sample_fonds
+    return build_sip(descriptions[2], scans, tmp_path_factory.mktemp("sip"), workers=1).path
+
+
+def test_ingest_refuses_a_sip_whose_file_no_longer_matches_its_checksum(
+    one_sip: Path, tmp_path: Path
+) -> None:
+    sip = fresh_copy(one_sip, tmp_path)
+    victim = next((sip / "representations/rep1/data").iterdir())
+    raw = bytearray(victim.read_bytes())
+    raw[-10] ^= 0x01  # same size: only the digest can tell
+    victim.write_bytes(bytes(raw))
+    code, out, err = run_cli("ingest", "--json", str(sip), str(tmp_path / "aip"))
+    assert code == 1, err
+    problems = json.loads(out)["problems"]
+    assert any(p["rule"] == "fixity" and victim.name in p["where"] for p in problems)
+    leftovers = list((tmp_path / "aip").iterdir()) if (tmp_path / "aip").exists() else []
+    assert not leftovers, "no AIP, partial folder or lock may remain"
+
+
+def test_ingest_of_a_zipped_sip_and_the_cli_json(one_sip: Path, tmp_path: Path) -> None:
+    from oais_preserve import export_zip
+
+    archive = export_zip(one_sip, tmp_path / "sip.zip")
+    code, out, err = run_cli("ingest", "--json", str(archive), str(tmp_path / "aip"))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["package_type"] == "AIP" and result["files"] > 0
+    assert validate(Path(result["path"])).valid
+
+
+def test_a_mets_href_escaping_the_package_is_refused(one_sip: Path, tmp_path: Path) -> None:
+    sip = fresh_copy(one_sip, tmp_path)
+    rep_mets = sip / "representations/rep1/METS.xml"
+    text = rep_mets.read_text(encoding="utf-8")
+    first_href = text.split('xlink:href="data/', 1)[1].split('"', 1)[0]
+    rep_mets.write_text(
+        text.replace(f'xlink:href="data/{first_href}"', 'xlink:href="../../../../etc/passwd"', 1),
+        encoding="utf-8",
+    )
+    report = validate(sip, verify=False)
+    assert not report.valid
+    assert any(p.rule == "unsafe-path" for p in report.problems)
