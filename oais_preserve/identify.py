@@ -1014,6 +1014,11 @@ class FormatIdentifier:
     """
 
     tool_name: str = "fido"
+    tool_version: str  # the installed opf-fido, e.g. "1.6.1"
+    signature_version: str  # e.g. "PRONOM v109; container-signature-20200121"
+    conf_dir: Path
+    time_limit: float  # seconds per file
+    max_container_bytes: int  # larger containers (and container members) are not read whole
     #: Also interrupt a single long regex with SIGALRM when that is safe (POSIX, main thread, no
     #: other SIGALRM user); otherwise the time limit is checked between patterns only.
     hard_time_limit: bool = True
@@ -1035,9 +1040,18 @@ class FormatIdentifier:
         self.signature_version = f"PRONOM v{versions['pronomVersion']}; {container_file.stem}"
         format_files = [conf / versions["pronomSignature"], conf / versions["fidoExtensionSignature"]]
         self._t = _build_tables(format_files, container_file)
+        self._prepare_columns()
+        log.debug(
+            "fido signatures loaded from %s: %d formats, %d signatures",
+            conf,
+            len(self._t.formats),
+            len(self._t.sig_format),
+        )
+
+    def _prepare_columns(self) -> None:
+        """Column-wise copies of the index and the gates, so that candidate selection runs in C
+        (map/compress) instead of one Python iteration per table or gate."""
         t = self._t
-        # Column-wise copies of the index and the gates, so that candidate selection runs in C
-        # (map/compress) instead of one Python iteration per table or gate.
         self._index_slices = [slice(offset, offset + length) for offset, length, _ in t.index]
         self._index_tables = [table for _, _, table in t.index]
         bof_gates = [(g, sids) for g, sids in t.gates if not g.in_eof]
@@ -1051,12 +1065,6 @@ class FormatIdentifier:
             sid for _, _, table in t.index for sid in {s for sids in table.values() for s in sids}
         )
         self._duplicates_possible = any(n > 1 for n in shapes_per_sid.values())
-        log.debug(
-            "fido signatures loaded from %s: %d formats, %d signatures",
-            conf,
-            len(t.formats),
-            len(t.sig_format),
-        )
 
     # ------------------------------------------------------------------ public API
 
