@@ -1035,9 +1035,8 @@ class FormatIdentifier:
         self.conf_dir = conf
         self.time_limit = time_limit
         self.max_container_bytes = max_container_bytes
-        self.tool_version = _fido_version()
+        self.tool_version, self.signature_version = identifier_versions(conf)
         container_file = conf / versions["pronomContainerSignature"]
-        self.signature_version = f"PRONOM v{versions['pronomVersion']}; {container_file.stem}"
         format_files = [conf / versions["pronomSignature"], conf / versions["fidoExtensionSignature"]]
         self._t = _build_tables(format_files, container_file)
         self._prepare_columns()
@@ -1386,6 +1385,18 @@ def _timed_out(matches: Sequence[FormatMatch], limit: float, stage: str) -> Iden
 
 
 # --------------------------------------------------------------------------- configuration
+
+
+def identifier_versions(conf_dir: Path | None = None) -> tuple[str, str]:
+    """(fido version, signature-file version) without loading the signatures.
+
+    What PREMIS agents and events record; a builder's main process needs only this, not the
+    compiled tables its workers use.
+    """
+    conf = Path(conf_dir) if conf_dir is not None else _fido_conf_dir()
+    versions = _read_versions(conf)
+    container = Path(versions["pronomContainerSignature"]).stem
+    return _fido_version(), f"PRONOM v{versions['pronomVersion']}; {container}"
 
 
 def _fido_conf_dir() -> Path:

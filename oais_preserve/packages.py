@@ -36,7 +36,7 @@ from .ead import (
 )
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, iter_read_files, read_file
-from .identify import default_identifier
+from .identify import identifier_versions
 from .inventory import Entry, Inventory
 from .mets import DocumentLink, MdRef, MetsAgent, MetsFile, write_package_mets, write_representation_mets
 from .premis import Agent, EntityObject, Event, FileFormat, FileObject, Identifier, PremisWriter, Relationship
@@ -775,12 +775,6 @@ def _relative_file(f: MetsFile, base: str) -> MetsFile:
         f.format_version,
         f.puid,
     )
-
-
-def identifier_versions() -> tuple[str, str]:
-    """(fido version, signature-file version) for PREMIS agents and events."""
-    ident = default_identifier()
-    return ident.tool_version, ident.signature_version
 
 
 def _mimetype(entry: Entry) -> str:
