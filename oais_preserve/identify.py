@@ -1293,7 +1293,7 @@ def _ole_members(
     data: bytes, paths: Sequence[str | None], cap: int, capped: list[str]
 ) -> Iterator[tuple[int, bytes]]:
     """(rule number, contents) for each rule path found among the OLE2 streams, in rule order."""
-    import olefile  # type: ignore[import-untyped]  # fido's own dependency; no type stubs
+    import olefile  # fido's own dependency; no type stubs (mypy override in pyproject)
 
     with olefile.OleFileIO(io.BytesIO(data)) as ole:
         streams = ["/".join(parts) for parts in ole.listdir()]

@@ -19,11 +19,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import zip_longest
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
-from .bag import PayloadEntry, check_bag_against, write_bag_tags
+from .bag import PayloadEntry, encode_path, read_bag_info, write_bag_tags
 from .description import HoSo, PackageKind, load_description
 from .ead import (
     DOCUMENT_SCHEMAS,
@@ -90,11 +91,11 @@ class BuildResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PayloadItem:
-    """One content file: where it comes from and where it goes in the package."""
+    """One content file: where it comes from and where it goes in the package (kept small)."""
 
-    source: Path
+    source: str  # absolute path
     original_name: str
     target_rel: str  # package-relative, e.g. representations/rep1/data/X.pdf
     size: int | None = None
@@ -184,7 +185,7 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> tuple[list[PayloadItem], dict[
             raise UnsafePathError(f"{rel!r} and {taken[key]!r} map to the same name {name!r} in the package")
         taken[key] = rel
         by_source[rel] = target
-        items.append(PayloadItem(source, rel, target, size))
+        items.append(PayloadItem(str(source), rel, target, size))
     if not items:
         raise UserInputError("the description lists no files: nothing to package")
     return items, by_source
@@ -360,7 +361,9 @@ class _BuildContext:
         self, items: Sequence[PayloadItem], pool: Executor | None, expected: Mapping[str, str] | None
     ) -> None:
         """Copy, hash and identify every content file in one read each, recording the results."""
-        jobs = (FileJob(item.source, self.root / item.target_rel, size_hint=item.size) for item in items)
+        jobs = (
+            FileJob(Path(item.source), self.root / item.target_rel, size_hint=item.size) for item in items
+        )
         records = iter_read_files(jobs, self.algorithms, executor=pool)
         for done, (item, record) in enumerate(zip(items, records, strict=True), start=1):
             if expected is not None:
@@ -723,31 +726,64 @@ class _BuildContext:
         report = validate_package(self.root, known=self.inventory, check_ead=False, executor=pool)
         problems = list(report.problems)
         if self.profile.with_premis:
-            problems += check_bag_against(stage, _BagView(self.inventory))
+            problems += self._check_bag(stage)
         if problems:
             raise InvalidPackageError(str(stage), problems)
 
+    def _check_bag(self, stage: Path) -> list[Problem]:
+        """The bag's manifests and Payload-Oxum against the inventory, streamed line by line.
 
-class _BagView(Mapping[str, tuple[int, Mapping[str, str]]]):
-    """The inventory seen as bag paths (``data/…``) -> (size, digests), for check_bag_against."""
+        Both are in path order, so they are compared as a merge: memory does not grow with the
+        file count (the general validator, :func:`bag.validate_bag`, indexes every entry). Tag
+        files are small and are re-hashed by the bag check below.
+        """
+        problems: list[Problem] = []
+        for algorithm in self.algorithms:
+            name = f"manifest-{algorithm}.txt"
+            with open(stage / name, encoding="utf-8") as manifest:
+                expected = (
+                    f"{entry.digests[algorithm]}  {encode_path('data/' + entry.rel)}\n"
+                    for entry in self.inventory.entries(order_by_path=True)
+                )
+                for number, (line, want) in enumerate(zip_longest(manifest, expected), start=1):
+                    if line != want:
+                        problems.append(
+                            Problem(
+                                name,
+                                f"line {number} disagrees with the files written",
+                                value=(line or "").strip(),
+                                rule="manifest",
+                            )
+                        )
+                        break
+        count = sum(self.inventory.totals(kind)[0] for kind in ("data", "meta"))
+        octets = sum(self.inventory.totals(kind)[1] for kind in ("data", "meta"))
+        oxum = read_bag_info(stage).get("Payload-Oxum", [""])[0]
+        if oxum != f"{octets}.{count}":
+            problems.append(
+                Problem(
+                    "bag-info.txt", "Payload-Oxum disagrees with the files written", value=oxum, rule="oxum"
+                )
+            )
+        return problems + self._check_tag_manifests(stage)
 
-    def __init__(self, inventory: Inventory) -> None:
-        self.inventory = inventory
-
-    def __getitem__(self, key: str) -> tuple[int, Mapping[str, str]]:
-        found = self.inventory.entry(key.removeprefix("data/"))
-        if found is None:
-            raise KeyError(key)
-        return found.size, found.digests
-
-    def __iter__(self) -> Iterator[str]:
-        return (f"data/{e.rel}" for e in self.inventory.entries())
-
-    def __len__(self) -> int:
-        return sum(self.inventory.totals(kind)[0] for kind in ("data", "meta"))
-
-    def items(self) -> Any:
-        return ((f"data/{e.rel}", (e.size, e.digests)) for e in self.inventory.entries())
+    def _check_tag_manifests(self, stage: Path) -> list[Problem]:
+        """Every top-level tag file is listed in each tag manifest with its true digest."""
+        problems: list[Problem] = []
+        tag_files = sorted(
+            p.name for p in stage.iterdir() if p.is_file() and not p.name.startswith("tagmanifest-")
+        )
+        for algorithm in self.algorithms:
+            name = f"tagmanifest-{algorithm}.txt"
+            listed: dict[str, str] = {}
+            for line in (stage / name).read_text(encoding="utf-8").splitlines():
+                digest, _, path = line.partition("  ")
+                listed[path] = digest
+            for tag in tag_files:
+                actual = read_file(FileJob(stage / tag, identify=False), (algorithm,)).digests[algorithm]
+                if listed.get(tag) != actual:
+                    problems.append(Problem(tag, f"missing from or wrong in {name}", rule="tag-changed"))
+        return problems
 
 
 def _relative(ref: MdRef, base: str) -> MdRef:

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from oais_preserve import build_aip, build_sip, export_zip, ingest, validate
-from oais_preserve.errors import DescriptionError, UnsafePathError
+from oais_preserve.errors import DescriptionError, InvalidPackageError, UnsafePathError
 
 from .conftest import run_bagit_validator, run_eark_validator, shared_or_skip
 
@@ -276,3 +276,26 @@ def test_markup_characters_in_names_and_titles_are_escaped(
     assert odd in premis.xpath("//p:originalName/text()", namespaces=PREMIS_NS)
     root_mets = etree.parse(str(bag / "data/METS.xml")).getroot()
     assert root_mets.get("LABEL") == data["hoso"]["title"]
+
+
+def test_a_package_that_fails_its_self_check_is_never_published(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Corrupt the manifest right after it is written: the build must refuse to publish."""
+    import oais_preserve.packages as packages
+
+    real = packages.write_bag_tags
+
+    def corrupting(bag_dir: Path, *args: object, **kwargs: object) -> None:
+        real(bag_dir, *args, **kwargs)  # type: ignore[arg-type]
+        manifest = bag_dir / "manifest-sha256.txt"
+        text = manifest.read_text(encoding="utf-8")
+        manifest.write_text(("0" if text[0] != "0" else "1") + text[1:], encoding="utf-8")
+
+    monkeypatch.setattr(packages, "write_bag_tags", corrupting)
+    scans, descriptions = sample_fonds
+    out = tmp_path / "out"
+    with pytest.raises(InvalidPackageError) as caught:
+        build_aip(descriptions[0], scans, out, workers=1)
+    assert any(p.where == "manifest-sha256.txt" for p in caught.value.problems)
+    assert not list(out.iterdir()), "nothing published, no partial folder, no lock"
