@@ -405,6 +405,14 @@ def build_available() -> str | None:
     return None
 
 
+def _vm_hwm_kb() -> int | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
 def child_build(description: str, source: str, dest: str, workers: int) -> None:
     """Run in a fresh process: one build, then one JSON line on stdout."""
     from oais_preserve import build_aip
@@ -416,7 +424,10 @@ def child_build(description: str, source: str, dest: str, workers: int) -> None:
     except Exception as exc:
         out = {"error": f"{type(exc).__name__}: {exc}"}
     out["seconds"] = time.perf_counter() - start
-    out["maxrss_self_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM is this process's own high-water mark. ru_maxrss is not: Linux carries the peak of
+    # the pre-exec image over exec, so a child of the (large) bench process would report the
+    # bench's own memory.
+    out["maxrss_self_kb"] = _vm_hwm_kb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["maxrss_children_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps(out), flush=True)
 
