@@ -369,7 +369,10 @@ def time_cp_bagit(corpus: Corpus, work: Path, processes: int) -> list[Row]:
             cp_s + bagit_s + sync_s,
             count,
             size,
-            note="cp and bagit.py do not fsync; our build syncs the package to disk before publishing it, hence this row",
+            note=(
+                "cp and bagit.py do not fsync; our build syncs the package to disk before publishing it,"
+                " hence this row"
+            ),
             command=f"{_show(cp)} && {_show(bagit)} && sync",
         ),
     ]
