@@ -91,6 +91,9 @@ def _errors(as_json: bool) -> Iterator[None]:
         _fail(130, "interrupted; nothing partial was left at the destination")
     except OSError as exc:
         _fail(EXIT_USER, f"{exc.filename or ''}: {exc.strerror or exc}")
+    except Exception as exc:  # a bug of ours: say so plainly, keep the details in the log
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        _fail(EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc}); run with -vv for details")
 
 
 def _report_problems(as_json: bool, where: str, problems: list[Problem]) -> None:

@@ -12,7 +12,7 @@ import os
 import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +63,8 @@ def check_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
 def _open_source(path: Path) -> int:
     # O_NOFOLLOW: a symlink planted in a source tree must not redirect us elsewhere.
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO must not block the open before we can see it is not a regular file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         if os.path.islink(path):
             raise UnsafePathError(f"{path}: symbolic links are refused") from exc
@@ -168,12 +169,20 @@ def iter_read_files(
             yield read_file(job, algorithms)
         return
     pending: deque[Future[list[FileRecord]]] = deque()
-    for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
-        pending.append(executor.submit(_read_batch, batch, algorithms))
-        if len(pending) >= max_pending:
+    try:
+        for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
+            pending.append(executor.submit(_read_batch, batch, algorithms))
+            if len(pending) >= max_pending:
+                yield from pending.popleft().result()
+        while pending:
             yield from pending.popleft().result()
-    while pending:
-        yield from pending.popleft().result()
+    finally:
+        # On failure (or when the caller stops early) no worker may go on writing copies into
+        # a staging folder that is about to be removed: cancel what has not started, wait for
+        # what has.
+        for future in pending:
+            future.cancel()
+        wait(pending)
 
 
 def read_files(

@@ -25,10 +25,14 @@ _M = f"{{{NS_METS}}}"
 _XL = f"{{{NS_XLINK}}}"
 _CSIP = f"{{{NS_CSIP}}}"
 _SIP = f"{{{NS_SIP}}}"
-_SCHEMA_LOCATION = (
-    f"{NS_METS} schemas/mets.xsd {NS_XLINK} schemas/xlink.xsd "
-    f"{NS_CSIP} schemas/DILCISExtensionMETS.xsd {NS_SIP} schemas/DILCISExtensionSIPMETS.xsd"
-)
+
+
+def _schema_location(base: str) -> str:
+    """xsi:schemaLocation pointing at the package's schemas/ folder, seen from the METS's folder."""
+    return (
+        f"{NS_METS} {base}mets.xsd {NS_XLINK} {base}xlink.xsd "
+        f"{NS_CSIP} {base}DILCISExtensionMETS.xsd {NS_SIP} {base}DILCISExtensionSIPMETS.xsd"
+    )
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,9 @@ class _MetsStream:
         self._out.raw(f"</{name}>\n")
 
 
-def _root(xf: _MetsStream, objid: str, label: str, profile_url: str, profile: Profile) -> Any:
+def _root(
+    xf: _MetsStream, objid: str, label: str, profile_url: str, profile: Profile, schemas: str = "schemas/"
+) -> Any:
     attrs = {f"xmlns:{prefix}" if prefix else "xmlns": uri for prefix, uri in METS_NSMAP.items()}
     attrs |= {
         "OBJID": objid,
@@ -213,7 +219,7 @@ def _root(xf: _MetsStream, objid: str, label: str, profile_url: str, profile: Pr
         "TYPE": profile.content_category,
         "PROFILE": profile_url,
         "csip:CONTENTINFORMATIONTYPE": profile.content_information_type,
-        "xsi:schemaLocation": _SCHEMA_LOCATION,
+        "xsi:schemaLocation": _schema_location(schemas),
     }
     return xf.element("mets", attrs)
 
@@ -290,7 +296,7 @@ def write_representation_mets(
     """
     data_grp = new_id()
     xf = _MetsStream(path)
-    with _root(xf, representation, representation, profile.representation_profile, profile):
+    with _root(xf, representation, representation, profile.representation_profile, profile, "../../schemas/"):
         _header(xf, created, profile.package_type, agents, ())
         for ref in descriptive:
             _dmd_sec(xf, ref)

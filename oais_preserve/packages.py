@@ -282,6 +282,8 @@ def _build(
         package_uuid(profile.package_type, hoso.arc_file_code),
     )
     final = dest_dir / folder_name(objid)
+    if final.parent.resolve() != dest_dir.resolve():
+        raise UnsafePathError(f"{objid}: the package would not be written inside {dest_dir}")
     if final.exists():
         return _already_built(final, objid, profile, started)
     inventory_path = final.with_name(f".{final.name}.inventory")
@@ -290,6 +292,8 @@ def _build(
         Inventory(inventory_path) as inventory,
         _executor(workers, executor) as pool,
     ):
+        if final.exists():  # another run published it while we waited for the lock
+            return _already_built(final, objid, profile, started)
         package_root = stage / "data" if profile.with_premis else stage
         ctx = _BuildContext(
             hoso, profile, objid, package_root, algorithms, inventory, by_source, progress, provenance
@@ -868,9 +872,9 @@ def export_zip(package: Path, dest: Path) -> Path:
 
     ``dest`` is a ``.zip`` path or a folder (``<package name>.zip`` inside it). The zip holds one
     root folder named after the package; it is written under a temporary name and renamed when
-    complete.
+    complete. Symlinks inside the package are refused, never followed.
     """
-    package = Path(package)
+    package = Path(package).resolve()
     root = package / "data" if (package / "bagit.txt").exists() else package
     if not (root / "METS.xml").is_file():
         raise UserInputError(f"{package}: not a package (no METS.xml)")
@@ -878,18 +882,27 @@ def export_zip(package: Path, dest: Path) -> Path:
     if dest.suffix.lower() != ".zip":  # a folder to put it in
         dest.mkdir(parents=True, exist_ok=True)
         dest = dest / f"{package.name}.zip"
+    if dest.resolve().is_relative_to(package):
+        raise UserInputError(f"{dest}: the zip cannot be written inside the package it holds")
     if dest.exists():
         raise UserInputError(f"{dest}: already exists")
     tmp = dest.with_name(f".{dest.name}.partial")
-    tmp.unlink(missing_ok=True)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    try:
+        _write_zip(root, package.name, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _write_zip(root: Path, name: str, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                arcname = f"{package.name}/{path.relative_to(root).as_posix()}"
-                archive.write(path, arcname)
-    with open(tmp, "rb") as fh:
+            for entry in sorted(filenames):
+                path = Path(dirpath) / entry
+                if not path.is_file() or path.is_symlink():
+                    raise UnsafePathError(f"{path}: not a regular file (symlinks are refused)")
+                archive.write(path, f"{name}/{path.relative_to(root).as_posix()}")
+    with open(target, "rb") as fh:
         os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    return dest

@@ -6,10 +6,13 @@ TT05's sample packages, its circular text and the E-ARK validators disagree in p
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from .errors import UnsafePathError
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -110,6 +113,17 @@ def make_objid(package_type: str, fonds_code: str, package_uuid_text: str) -> st
     return f"urn:{fonds_code}:uuid:{package_uuid_text}" if fonds_code else f"urn:uuid:{package_uuid_text}"
 
 
+_SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
 def folder_name(objid: str) -> str:
-    """The package folder is named after OBJID with ':' replaced by '_' (TT05)."""
-    return objid.replace(":", "_")
+    """The package folder is named after OBJID with ':' replaced by '_' (TT05).
+
+    The OBJID may come from a producer's METS (fonds code) or a caller: anything that is not a
+    plain folder name (separators, "..", a leading dot) is refused, so a package can only ever
+    be written inside its destination folder.
+    """
+    name = objid.replace(":", "_")
+    if not _SAFE_FOLDER.match(name) or ".." in name:
+        raise UnsafePathError(f"OBJID {objid!r} does not make a safe folder name")
+    return name

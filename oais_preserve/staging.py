@@ -30,11 +30,7 @@ def staged_output(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     lock_path = final.with_name(f".{final.name}.lock")
-    with open(lock_path, "a+b") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise UserInputError(f"{final}: another process is building this package right now") from exc
+    with _locked(lock_path, final):
         stage = partial_path(final)
         if stage.exists():
             shutil.rmtree(stage)  # left by an interrupted run, and we hold the lock
@@ -44,7 +40,33 @@ def staged_output(final: Path) -> Iterator[Path]:
         finally:
             if stage.exists():
                 shutil.rmtree(stage, ignore_errors=True)
-            lock_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _locked(lock_path: Path, final: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path``; the file is removed by its holder on the way out.
+
+    A process that opened the file just before it was removed would lock an orphan, so after
+    locking we check that the file we hold is still the one at ``lock_path``, and retry if not.
+    """
+    for _attempt in range(10):
+        with open(lock_path, "a+b") as lock:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UserInputError(f"{final}: another process is building this package right now") from exc
+            try:
+                current = os.stat(lock_path).st_ino
+            except FileNotFoundError:
+                continue
+            if current != os.fstat(lock.fileno()).st_ino:
+                continue
+            try:
+                yield
+            finally:
+                lock_path.unlink(missing_ok=True)
+            return
+    raise UserInputError(f"{final}: could not take the build lock")
 
 
 def publish(stage: Path, final: Path) -> None:

@@ -229,7 +229,16 @@ class _RefChecker:
         self.root, self.known, self.verify, self.prefix, self.report = root, known, verify, prefix, report
         self.check_ead, self.executor = check_ead, executor
         self.seen: set[str] = set()
+        self._folders: dict[Path, bool] = {}
         self.pending: list[Future[list[Problem]]] = []
+
+    def _inside(self, folder: Path) -> bool:
+        """Whether a folder really lies inside the package (no symlinked folder leads out)."""
+        known = self._folders.get(folder)
+        if known is None:
+            known = folder.resolve().is_relative_to(self.root.resolve())
+            self._folders[folder] = known
+        return known
 
     def check(self, ref: Ref, base: str) -> None:
         problems = self.report.problems
@@ -242,6 +251,11 @@ class _RefChecker:
         where = self.prefix + rel
         self.seen.add(rel)
         path = self.root / rel
+        if not self._inside(path.parent):
+            problems.append(
+                Problem(where, "reached through a symbolic link that leaves the package", rule="unsafe-path")
+            )
+            return
         try:
             info = path.lstat()
         except OSError:
@@ -378,6 +392,15 @@ def _structure_warnings(root: Path, report: ValidationReport, prefix: str) -> No
 MAX_ZIP_RATIO = 200  # refuse zip bombs: uncompressed size far beyond the archive's own size
 
 
+@contextmanager
+def _open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            yield archive
+    except zipfile.BadZipFile as exc:
+        raise UserInputError(f"{path}: damaged zip archive ({exc})") from exc
+
+
 def check_zip_members(archive: zipfile.ZipFile, name: str) -> str:
     """Refuse zip-slip, symlinks and bombs; return the single root folder (CSIPSTR1)."""
     roots: set[str] = set()
@@ -401,7 +424,7 @@ def check_zip_members(archive: zipfile.ZipFile, name: str) -> str:
 @contextmanager
 def extracted_zip(path: Path) -> Iterator[Path]:
     """Extract a package zip safely into a private temporary folder, removed afterwards."""
-    with zipfile.ZipFile(path) as archive:
+    with _open_zip(path) as archive:
         root_name = check_zip_members(archive, str(path))
         with tempfile.TemporaryDirectory(prefix="oais-preserve-zip-") as tmp:
             archive.extractall(tmp)

@@ -114,6 +114,9 @@ def iter_validated(
                 elem.clear(keep_tail=False)
                 while elem.getprevious() is not None:
                     del parent[0]
+        root = context.root
+        if root is not None and root.getroottree().docinfo.doctype:
+            problems.append(Problem(where, "DOCTYPE declarations are refused", rule="xxe"))
     except etree.XMLSyntaxError as exc:
         rule = "xsd" if schema is not None and "validity" in str(exc).lower() else "xml-syntax"
         problems.append(Problem(where, f"XML: {exc}", rule=rule))

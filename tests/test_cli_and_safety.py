@@ -214,3 +214,44 @@ def test_a_mets_href_escaping_the_package_is_refused(one_sip: Path, tmp_path: Pa
     report = validate(sip, verify=False)
     assert not report.valid
     assert any(p.rule == "unsafe-path" for p in report.problems)
+
+
+def test_an_objid_cannot_steer_the_output_out_of_its_folder(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    from oais_preserve import UnsafePathError
+
+    scans, descriptions = sample_fonds
+    for objid in ("urn:../../escape:uuid:1", "urn:a/b:uuid:1", ".hidden"):
+        with pytest.raises(UnsafePathError):
+            build_aip(descriptions[0], scans, tmp_path / "out", objid=objid)
+    assert not (tmp_path / "escape").exists()
+
+
+def test_damaged_zip_is_a_one_line_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr("pkg/METS.xml", "<mets/>" * 100)
+    raw = bytearray(broken.read_bytes())
+    raw[40:60] = b"\0" * 20  # damage the member's data and header, keep the central directory
+    broken.write_bytes(bytes(raw))
+    code, _, err = run_cli("validate", str(broken))
+    assert code in (1, 2) and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("oais-preserve:")
+
+
+def test_export_zip_refuses_to_write_inside_the_package(one_aip: Path, tmp_path: Path) -> None:
+    bag = fresh_copy(one_aip, tmp_path)
+    code, _, err = run_cli("export-zip", str(bag), str(bag / "data" / "documentation"))
+    assert code == 2 and "inside the package" in err
+    assert validate(bag).valid
+
+
+def test_a_symlinked_folder_inside_a_package_is_not_followed(one_sip: Path, tmp_path: Path) -> None:
+    sip = fresh_copy(one_sip, tmp_path)
+    outside = tmp_path / "outside"
+    shutil.move(str(sip / "representations/rep1/data"), outside)
+    (sip / "representations/rep1/data").symlink_to(outside, target_is_directory=True)
+    report = validate(sip)
+    assert not report.valid
+    assert any(p.rule == "unsafe-path" for p in report.problems)
