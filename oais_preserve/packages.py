@@ -19,7 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import zip_longest
+from itertools import tee, zip_longest
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -162,33 +162,52 @@ def _as_hoso(description: Path | HoSo | Mapping[str, Any], kind: PackageKind) ->
 # --- planning -----------------------------------------------------------------------------------
 
 
-def plan_payload(hoso: HoSo, source_dir: Path) -> tuple[list[PayloadItem], dict[str, str]]:
-    """Map every described file to its place in ``representations/rep1/data``.
+def target_rel(rel: str) -> str:
+    """Where a described file goes: ``representations/rep1/data/<NFC base name>``."""
+    name = PurePosixPath(rel.replace("\\", "/")).name
+    return f"{REP_DIR}/data/{unicodedata.normalize('NFC', name)}"
 
-    Returns the items and a map source-relative path -> target path. Names are NFC-normalized;
-    two sources that collide after normalization are refused, as are paths leaving source_dir.
+
+@dataclass
+class PayloadPlan:
+    """Every described file, checked once up front; items are produced again, lazily, to copy.
+
+    Only a set of names is kept between the check and the copy, not one record per file.
+    """
+
+    hoso: HoSo
+    tree: _SourceTree
+    count: int
+
+    def items(self) -> Iterator[PayloadItem]:
+        seen: set[str] = set()
+        for rel in _described_files(self.hoso):
+            if rel not in seen:
+                seen.add(rel)
+                source, size = self.tree.find(rel)
+                yield PayloadItem(str(source), rel, target_rel(rel), size)
+
+
+def plan_payload(hoso: HoSo, source_dir: Path) -> PayloadPlan:
+    """Check that every described file exists, is safe, and has its own place in the package.
+
+    Names are NFC-normalized; two sources that collide after normalization (or case folding)
+    are refused, as are symlinks, special files and paths leaving source_dir.
     """
     if not source_dir.is_dir():
         raise UserInputError(f"{source_dir}: source folder not found")
     tree = _SourceTree(source_dir)
-    items: list[PayloadItem] = []
-    by_source: dict[str, str] = {}
     taken: dict[str, str] = {}
     for rel in _described_files(hoso):
-        if rel in by_source:
-            continue
-        source, size = tree.find(rel)
-        name = unicodedata.normalize("NFC", PurePosixPath(rel.replace("\\", "/")).name)
-        target = f"{REP_DIR}/data/{name}"
-        key = name.casefold()
-        if key in taken:
-            raise UnsafePathError(f"{rel!r} and {taken[key]!r} map to the same name {name!r} in the package")
-        taken[key] = rel
-        by_source[rel] = target
-        items.append(PayloadItem(str(source), rel, target, size))
-    if not items:
+        key = target_rel(rel).casefold()
+        if taken.get(key, rel) != rel:
+            raise UnsafePathError(f"{rel!r} and {taken[key]!r} map to the same name in the package")
+        if key not in taken:
+            tree.find(rel)
+            taken[key] = rel
+    if not taken:
         raise UserInputError("the description lists no files: nothing to package")
-    return items, by_source
+    return PayloadPlan(hoso, tree, len(taken))
 
 
 def _described_files(hoso: HoSo) -> Iterator[str]:
@@ -275,7 +294,7 @@ def _build(
 ) -> BuildResult:
     started = time.monotonic()
     algorithms = check_algorithms(algorithms)
-    items, by_source = plan_payload(hoso, source_dir)
+    plan = plan_payload(hoso, source_dir)
     objid = objid or make_objid(
         profile.package_type,
         str(hoso.fonds.get("fondsCode", "")),
@@ -295,10 +314,8 @@ def _build(
         if final.exists():  # another run published it while we waited for the lock
             return _already_built(final, objid, profile, started)
         package_root = stage / "data" if profile.with_premis else stage
-        ctx = _BuildContext(
-            hoso, profile, objid, package_root, algorithms, inventory, by_source, progress, provenance
-        )
-        _timed("copy", ctx.copy_payload, items, pool, expected)
+        ctx = _BuildContext(hoso, profile, objid, package_root, algorithms, inventory, progress, provenance)
+        _timed("copy", ctx.copy_payload, plan, pool, expected)
         _timed("metadata", ctx.write_metadata)
         if profile.with_premis:
             bag_info = _bag_info(hoso, objid, profile)
@@ -350,26 +367,27 @@ class _BuildContext:
         root: Path,
         algorithms: Sequence[str],
         inventory: Inventory,
-        by_source: dict[str, str],
         progress: Progress | None,
         provenance: Sequence[Event],
     ) -> None:
         self.hoso, self.profile, self.objid, self.root = hoso, profile, objid, root
-        self.algorithms, self.inventory, self.by_source = algorithms, inventory, by_source
+        self.algorithms, self.inventory = algorithms, inventory
         self.progress, self.provenance = progress, provenance
         self.created = timestamp()
         self.kind: PackageKind = "AIP" if profile.package_type == "AIP" else "SIP"
 
     # payload ---------------------------------------------------------------------------------
     def copy_payload(
-        self, items: Sequence[PayloadItem], pool: Executor | None, expected: Mapping[str, str] | None
+        self, plan: PayloadPlan, pool: Executor | None, expected: Mapping[str, str] | None
     ) -> None:
         """Copy, hash and identify every content file in one read each, recording the results."""
-        jobs = (
-            FileJob(Path(item.source), self.root / item.target_rel, size_hint=item.size) for item in items
+        items, jobs = tee(plan.items())
+        read = iter_read_files(
+            (FileJob(Path(i.source), self.root / i.target_rel, size_hint=i.size) for i in jobs),
+            self.algorithms,
+            executor=pool,
         )
-        records = iter_read_files(jobs, self.algorithms, executor=pool)
-        for done, (item, record) in enumerate(zip(items, records, strict=True), start=1):
+        for done, (item, record) in enumerate(zip(items, read, strict=True), start=1):
             if expected is not None:
                 _check_expected(item, record, expected)
             self.inventory.add_data(
@@ -382,7 +400,7 @@ class _BuildContext:
                 ident=record.identification,
             )
             if self.progress:
-                self.progress("copy", done, len(items))
+                self.progress("copy", done, plan.count)
 
     def payload_entries(self) -> Iterator[PayloadEntry]:
         for entry in self.inventory.entries(order_by_path=True):
@@ -486,7 +504,7 @@ class _BuildContext:
     def _document_records(self) -> tuple[list[MdRef], list[DocumentLink]]:
         refs: list[MdRef] = []
         links: list[DocumentLink] = []
-        whole = [self.by_source[f] for f in self.hoso.files]
+        whole = [target_rel(f) for f in self.hoso.files]
         for doc in self.hoso.documents:
             name = document_ead_filename(self.hoso, doc, self.kind)
             rel = f"{REP_DIR}/metadata/descriptive/{name}"
@@ -500,7 +518,7 @@ class _BuildContext:
                 label=label,
             )
             refs.append(ref)
-            targets = [self.by_source[f] for f in doc.files] or whole
+            targets = [target_rel(f) for f in doc.files] or whole
             links.append(DocumentLink(label, ref.section_id, [self.inventory.file_id(t) for t in targets]))
         return refs, links
 
