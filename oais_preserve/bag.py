@@ -113,6 +113,9 @@ class BagReport:
     files_checked: int
     bytes_checked: int
     version: str | None
+    #: payload path -> (size, SHA-256) of every file whose digests all matched its manifests,
+    #: so a caller can reuse them instead of reading the file again (empty without SHA-256).
+    verified: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -894,6 +897,7 @@ def _verify_payload(
     findings: _Findings,
     executor: Executor | None,
     progress: Callable[[int, int], None] | None,
+    verified: dict[str, tuple[int, str]],
 ) -> int:
     """Hash every listed payload file once (all algorithms per read); returns bytes hashed."""
     by_algorithm = {m.algorithm: m for m in bag.payload_manifests}
@@ -906,7 +910,11 @@ def _verify_payload(
             findings.error(result.key, "unreadable", result.error or "cannot read")
         else:
             counters[1] += result.size
-            _compare_digests(result.key, result.digests, by_algorithm, findings)
+            if (
+                _compare_digests(result.key, result.digests, by_algorithm, findings)
+                and "sha256" in result.digests
+            ):
+                verified[result.key] = (result.size, result.digests["sha256"])
         if progress is not None:
             progress(counters[0], len(jobs))
 
@@ -916,13 +924,17 @@ def _verify_payload(
 
 def _compare_digests(
     key: str, actual: Mapping[str, str], manifests: Mapping[str, _Manifest], findings: _Findings
-) -> None:
+) -> bool:
+    """Report each digest that differs from its manifest; True when all of them match."""
+    matched = True
     for algorithm, digest in actual.items():
         expected = manifests[algorithm].entries[key]
         if digest != expected:
+            matched = False
             findings.error(
                 key, "changed", f"{algorithm} checksum differs", f"expected {expected}, found {digest}"
             )
+    return matched
 
 
 def validate_bag(
@@ -943,7 +955,8 @@ def validate_bag(
     findings = _Findings()
     bag = _load(bag_dir, findings)
     present = _check_structure(bag, findings)
-    hashed = _verify_payload(bag, findings, executor, progress) if verify_payload else 0
+    verified: dict[str, tuple[int, str]] = {}
+    hashed = _verify_payload(bag, findings, executor, progress, verified) if verify_payload else 0
     return BagReport(
         path=bag_dir,
         valid=not findings.problems,
@@ -952,6 +965,7 @@ def validate_bag(
         files_checked=present,
         bytes_checked=hashed,
         version=bag.declaration.version_text,
+        verified=verified,
     )
 
 

@@ -199,8 +199,3 @@ def read_files(
         if progress:
             progress(len(results), len(jobs))
     return results
-
-
-def digest_bytes(data: bytes, algorithms: Sequence[str] = ("sha256",)) -> dict[str, str]:
-    """Digests of a small in-memory document we wrote ourselves (METS, PREMIS, EAD)."""
-    return {name: hashlib.new(name, data).hexdigest() for name in algorithms}

@@ -181,7 +181,7 @@ class PayloadPlan:
 
     def items(self) -> Iterator[PayloadItem]:
         seen: set[str] = set()
-        for rel in _described_files(self.hoso):
+        for rel in self.hoso.all_files():
             if rel not in seen:
                 seen.add(rel)
                 source, size = self.tree.find(rel)
@@ -198,7 +198,7 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> PayloadPlan:
         raise UserInputError(f"{source_dir}: source folder not found")
     tree = _SourceTree(source_dir)
     taken: dict[str, str] = {}
-    for rel in _described_files(hoso):
+    for rel in hoso.all_files():
         key = target_rel(rel).casefold()
         if taken.get(key, rel) != rel:
             raise UnsafePathError(f"{rel!r} and {taken[key]!r} map to the same name in the package")
@@ -208,12 +208,6 @@ def plan_payload(hoso: HoSo, source_dir: Path) -> PayloadPlan:
     if not taken:
         raise UserInputError("the description lists no files: nothing to package")
     return PayloadPlan(hoso, tree, len(taken))
-
-
-def _described_files(hoso: HoSo) -> Iterator[str]:
-    yield from hoso.files
-    for doc in hoso.documents:
-        yield from doc.files
 
 
 class _SourceTree:

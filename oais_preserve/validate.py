@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from .bag import BagReport, decode_path, validate_bag
+from .bag import validate_bag
 from .earkrules import check_mets, check_reference
 from .errors import Problem, UnsafePathError, UserInputError
 from .metsread import MetsModel, Ref, read_mets
@@ -109,39 +109,13 @@ def _validate_folder(
             files_checked=bag.files_checked,
             bytes_checked=bag.bytes_checked,
         )
-        known = _manifest_digests(path, bag) if verify else None
+        # Digests the bag check just verified are reused: no payload file is read twice.
+        known = bag.verified if verify else None
         _check_package(path / "data", report, known, verify=False, prefix="data/")
         return report
     report = ValidationReport(path, "package")
     _check_package(path, report, None, verify=verify, prefix="")
     return report
-
-
-def _manifest_digests(bag_dir: Path, bag: BagReport) -> dict[str, tuple[int, str]] | None:
-    """SHA-256 manifest entries of a bag whose payload was just verified (reused, not re-read)."""
-    manifest = bag_dir / "manifest-sha256.txt"
-    if not manifest.exists():
-        return None
-    bad = {p.where for p in bag.problems}
-    known: dict[str, tuple[int, str]] = {}
-    for rel, digest in _read_manifest(manifest):
-        if rel in bad:
-            continue
-        try:
-            known[rel] = ((bag_dir / rel).stat().st_size, digest)
-        except OSError:
-            continue
-    return known
-
-
-def _read_manifest(manifest: Path) -> Iterator[tuple[str, str]]:
-    """(path, digest) pairs of a manifest the bag check has already vetted line by line."""
-    with open(manifest, encoding="utf-8") as fh:
-        for line in fh:
-            digest, _, rel = line.rstrip("\r\n").partition(" ")
-            rel = decode_path(rel.strip().removeprefix("./"))
-            if digest and rel:
-                yield unicodedata.normalize("NFC", rel), digest.lower()
 
 
 def validate_package(
