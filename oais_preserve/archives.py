@@ -112,10 +112,9 @@ def _members(path: Path, form: str) -> Iterator[tuple[str, str, IO[bytes] | None
             if not member.isreg():
                 yield member.name, "not a regular file (link or device)", None
                 continue
-            stream = archive.extractfile(member)
-            if stream is None:  # pragma: no cover - isreg() members always have data
-                continue
-            yield member.name, "", stream
+            data = archive.extractfile(member)
+            if data is not None:  # isreg() members always have data
+                yield member.name, "", data
 
 
 def scan_archive(path: Path, form: str | None = None) -> ArchiveScan:

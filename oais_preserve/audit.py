@@ -535,7 +535,8 @@ def _finish_copies(run: _Run) -> None:
                 event_type="fixity check",
                 outcome="success" if run.copy_ok[copy_id] else "failure",
                 detail=f"Audit run {run.run_id} of location {copy.location}: {run.copy_checked[copy_id]} of "
-                f"{total} files checked by SHA-256 against the ledger; structure, extra files and Payload-Oxum checked",
+                f"{total} files checked by SHA-256 against the ledger; structure, extra files and "
+                "Payload-Oxum checked",
                 notes=notes[:1000] + ([f"… and {len(notes) - 1000} more"] if len(notes) > 1000 else []),
                 agent=run.config.agent,
             )
@@ -642,8 +643,8 @@ def _repair_file(
                 objid=objid,
                 event_type="recovery",
                 outcome="success",
-                detail=f"{path} restored from the copy at location {source_copy.location}; verified by SHA-256 "
-                "after writing",
+                detail=f"{path} restored from the copy at location {source_copy.location}; "
+                "verified by SHA-256 after writing",
                 notes=[f"repaired: {path}"],
                 agent=config.agent,
                 when=when,

@@ -55,7 +55,7 @@ def _dask_executor(address: str) -> Iterator[Executor]:
     if "://" not in address:
         address = f"tcp://{address}"
     try:
-        client: Any = Client(address, timeout="10s", set_as_default=False)
+        client: Any = Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise UserInputError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     try:

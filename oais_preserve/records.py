@@ -224,7 +224,8 @@ def write_inspection_minutes_xlsx(
         f"Phương pháp: kiểm tra bằng phần mềm {SOFTWARE_NAME} {__version__}, so sánh mã băm SHA-256 "
         "với danh mục đã ghi nhận",
         f"Số tệp đã kiểm tra: {run.get('files_checked', 0)}; dung lượng: {run.get('bytes_checked', 0)} byte",
-        f"Kết quả: {'không phát hiện lỗi' if not faults else f'phát hiện {len(faults)} tệp lỗi (danh sách dưới đây)'}",
+        "Kết quả: "
+        + ("không phát hiện lỗi" if not faults else f"phát hiện {len(faults)} tệp lỗi (danh sách dưới đây)"),
     ]
     row = _heading(sheet, "BIÊN BẢN KIỂM TRA CƠ SỞ DỮ LIỆU TÀI LIỆU LƯU TRỮ SỐ", 7, header_lines)
     rows = [

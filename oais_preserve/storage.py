@@ -706,5 +706,7 @@ def _bags_in(root: Path) -> Iterator[Path]:
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(".") or entry.name.endswith(".events") or entry.is_symlink():
             continue
-        if (entry.is_dir() and (entry / "bagit.txt").is_file()) or (entry.is_file() and archive_form(entry) is not None):
+        if (entry.is_dir() and (entry / "bagit.txt").is_file()) or (
+            entry.is_file() and archive_form(entry) is not None
+        ):
             yield entry
