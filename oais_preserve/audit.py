@@ -47,7 +47,7 @@ CHUNK_SIZE = 1 << 20
 _BATCH_FILES = 64
 _BATCH_BYTES = 64 * CHUNK_SIZE
 _PAGE = 2048
-_COMMIT_SECONDS = 0.5
+_COMMIT_SECONDS = 0.2
 
 
 # --------------------------------------------------------------------------- worker side
@@ -226,7 +226,7 @@ class _Run:
             )
             self.copy_ok[copy_id] = False
             self.copy_notes[copy_id].append(f"{outcome}: {path}" + (f" ({detail})" if detail else ""))
-        if len(self.pending_records) >= 4096 or time.monotonic() - self.last_commit > _COMMIT_SECONDS:
+        if len(self.pending_records) >= 256 or time.monotonic() - self.last_commit > _COMMIT_SECONDS:
             self.commit()
 
     def commit(self) -> None:
@@ -580,6 +580,7 @@ def repair(
         rows = ledger.damaged_files(package)
         done = 0
         archives_done: set[int] = set()
+        touched: set[int] = set()
         for copy_file_id, copy_id, path, size, digest in rows:
             copy = ledger.copy(copy_id)
             if (
@@ -596,10 +597,11 @@ def repair(
             else:
                 ok = _repair_file(config, ledger, copy, copy_file_id, path, size, digest)
             (result.repaired if ok else result.unrepairable).append(label)
+            touched.add(copy_id)
             done += 1
             if progress:
                 progress("repair files", done, len(rows))
-        _refresh_states(ledger)
+        _refresh_states(config, ledger, touched)
     return result
 
 
@@ -735,11 +737,45 @@ def _repair_archive(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> boo
     return False
 
 
-def _refresh_states(ledger: Ledger) -> None:
-    with ledger.write() as db:
-        db.execute(
-            "UPDATE copies SET state='ok' WHERE state!='ok' AND NOT EXISTS"
-            " (SELECT 1 FROM copy_files cf WHERE cf.copy_id=copies.id AND cf.outcome!='ok')"
-            " AND NOT EXISTS (SELECT 1 FROM checks k WHERE k.copy_id=copies.id AND k.copy_file_id IS NULL"
-            "  AND k.run_id=(SELECT MAX(run_id) FROM checks WHERE copy_id=copies.id))"
-        )
+def _refresh_states(config: StorageConfig, ledger: Ledger, copy_ids: set[int]) -> None:
+    """A repaired copy is 'ok' again when no file is bad and a structure pass finds nothing."""
+    for copy_id in copy_ids:
+        copy = ledger.copy(copy_id)
+        bad = ledger.db.execute(
+            "SELECT COUNT(*) FROM copy_files WHERE copy_id=? AND outcome!='ok'", (copy_id,)
+        ).fetchone()[0]
+        if bad or (copy.form == "dir" and structure_problems(config, ledger, copy)):
+            continue
+        with ledger.write() as db:
+            ledger.set_copy_state(db, copy_id, "ok")
+
+
+def structure_problems(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> list[str]:
+    """Missing, extra or non-regular files and a Payload-Oxum mismatch of a folder copy (no hashing)."""
+    root = copy_path(config, copy)
+    if not root.is_dir():
+        return ["the copy is absent"]
+    expected = {path for _, path, _, _, _, _ in ledger.copy_file_states(copy.id)}
+    found: set[str] = set()
+    octets = count = 0
+    problems: list[str] = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            rel = _Run._rel(root, dirpath, name)
+            info = os.lstat(os.path.join(dirpath, name))
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(f"special-file: {rel}")
+                continue
+            found.add(rel)
+            if rel.startswith("data/"):
+                octets += info.st_size
+                count += 1
+    problems += [f"extra: {rel}" for rel in sorted(found - expected)]
+    problems += [f"missing: {rel}" for rel in sorted(expected - found)]
+    try:
+        declared = read_bag_info(root).get("Payload-Oxum", [""])[0]
+    except (OSError, UserInputError, InvalidPackageError):
+        declared = ""
+    if declared != f"{octets}.{count}":
+        problems.append(f"oxum: declared {declared}, found {octets}.{count}")
+    return problems

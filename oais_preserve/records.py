@@ -58,7 +58,6 @@ def write_premis_event(
     log_dir.mkdir(parents=True, exist_ok=True)
     event_id = new_id("uuid-")
     buffer = io.BytesIO()
-    buffer.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
     operator = Identifier("local", agent)
     with PremisWriter(buffer) as premis:
         premis.add_entity(EntityObject("intellectualEntity", Identifier("OBJID", objid)))

@@ -1,0 +1,448 @@
+"""Insurance copies: storage locations, the ledger, audits, repair, records, Dask scale-out."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from openpyxl import load_workbook
+
+from oais_preserve.audit import audit, repair
+from oais_preserve.cli import main
+from oais_preserve.errors import InvalidPackageError, UserInputError
+from oais_preserve.executors import open_executor
+from oais_preserve.ledger import SCHEMA_VERSION, Ledger
+from oais_preserve.records import write_inspection_minutes_xlsx
+from oais_preserve.storage import (
+    StorageConfig,
+    load_storage_config,
+    package_status,
+    reindex,
+    replicate,
+    store,
+)
+from oais_preserve.xmlcheck import premis_schema
+
+from .conftest import run_bagit_validator
+from .storage_helpers import make_bag, write_config
+
+
+def _stored(tmp_path: Path, count: int, *, files: int = 6, seed: int = 0) -> StorageConfig:
+    config = write_config(tmp_path)
+    source = tmp_path / "incoming"
+    source.mkdir(exist_ok=True)
+    for index in range(count):
+        store(config, make_bag(source, index, files=files, seed=seed))
+    replicate(config)
+    return config
+
+
+def _bags(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".events"))
+
+
+def _all_copy_files(config: StorageConfig) -> list[Path]:
+    paths = []
+    for location in config.locations.values():
+        for bag in _bags(location.path):
+            paths += sorted(p for p in bag.rglob("*") if p.is_file())
+    return paths
+
+
+def _flip_bit(path: Path, rng: random.Random) -> None:
+    data = bytearray(path.read_bytes())
+    position = rng.randrange(len(data))
+    data[position] ^= 1 << rng.randrange(8)
+    path.write_bytes(bytes(data))
+
+
+# --------------------------------------------------------------------------- configuration and copies
+
+
+def test_config_refuses_mistakes(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="not found"):
+        load_storage_config(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[locations.a]\npath = "x"\n[locations.b]\npath = "x/y"\n', encoding="utf-8")
+    with pytest.raises(UserInputError, match="overlap"):
+        load_storage_config(bad)
+    bad.write_text("min_copies = 2\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="locations"):
+        load_storage_config(bad)
+    bad.write_text("[locations.a\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="TOML"):
+        load_storage_config(bad)
+
+
+def test_store_is_not_safe_until_replicated(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bag = make_bag(tmp_path / "in", 1)
+    first = store(config, bag)
+    assert first.copied and first.verified_copies == 1 and not first.safe
+    again = store(config, bag)
+    assert not again.copied
+    copies = replicate(config)
+    assert [c.location for c in copies] == ["replica"] and copies[0].safe
+    assert run_bagit_validator(copies[0].path).returncode == 0
+    with Ledger(config.ledger_path) as ledger:
+        assert ledger.schema_version == SCHEMA_VERSION
+        assert [p.hoso_code for p in ledger.packages_of_fonds("H49", 2)] == ["H49.01.001"]
+        assert ledger.packages_of_fonds("H49", 3) == []
+        package = ledger.packages()[0]
+        assert (package.fonds_code, package.payload_files) == ("H49", 7)
+        assert ledger.integrity_check() == "ok"
+    events = sorted((config.locations["replica"].path / f"{bag.name}.events").glob("*.xml"))
+    assert len(events) == 1
+    premis_schema().assertValid(etree.parse(str(events[0])))
+    # Same OBJID, different content: refused rather than mixed with the stored package.
+    other = make_bag(tmp_path / "other", 1, seed=9)
+    with pytest.raises(UserInputError, match="different package"):
+        store(config, other, "replica")
+
+
+def test_store_refuses_an_invalid_bag(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bag = make_bag(tmp_path / "in", 2)
+    next(bag.glob("data/representations/rep1/data/*.bin")).write_bytes(b"changed")
+    with pytest.raises(InvalidPackageError):
+        store(config, bag)
+    assert not any(config.locations["primary"].path.glob("urn*"))
+
+
+def test_reindex_rebuilds_the_ledger_from_the_bags(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 3)
+    before = {(s.objid, s.copies) for s in package_status(config)}
+    for name in os.listdir(config.ledger_path.parent):
+        os.unlink(config.ledger_path.parent / name)
+    counts = reindex(config)
+    assert counts == {"found": 6, "recorded": 6, "invalid": 0, "conflicting": 0}
+    assert {(s.objid, s.copies) for s in package_status(config)} == before
+
+
+def test_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(UserInputError, match="newer"):
+        Ledger(path)
+
+
+# --------------------------------------------------------------------------- audits and repair
+
+
+def test_bit_rot_is_found_exactly_and_repaired(tmp_path: Path) -> None:
+    """Acceptance: 100 bit flips across two copies of 20 bags; exactly those found; all repaired."""
+    config = _stored(tmp_path, 20)
+    rng = random.Random(5)
+    files = _all_copy_files(config)
+    # Choose 100 files, never the same bag file in both copies (repair needs one good copy).
+    chosen: list[Path] = []
+    used: set[tuple[str, str]] = set()
+    for path in rng.sample(files, len(files)):
+        location = "primary" if path.is_relative_to(config.locations["primary"].path) else "replica"
+        key = path.relative_to(config.locations[location].path).as_posix()
+        if key in {k for _, k in used}:
+            continue
+        used.add((location, key))
+        chosen.append(path)
+        if len(chosen) == 100:
+            break
+    for path in chosen:
+        _flip_bit(path, rng)
+    assert {
+        p.parents[0].name for p in chosen if p.name.startswith(("manifest", "tagmanifest"))
+    }  # tampering too
+
+    result = audit(config, full=True)
+    changed = {Path(f.path) for f in result.failures if f.outcome == "changed"}
+    assert changed == set(chosen)
+    assert {Path(f.path) for f in result.failures} <= set(chosen)  # no false positive anywhere
+    assert result.files_checked == len(files)
+
+    minutes = write_inspection_minutes_xlsx(
+        tmp_path / "bien-ban.xlsx", faults=result.failures, run=result.to_dict()
+    )
+    sheet = load_workbook(minutes).active
+    assert sheet is not None
+    cells = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert "BIÊN BẢN KIỂM TRA CƠ SỞ DỮ LIỆU TÀI LIỆU LƯU TRỮ SỐ" in cells
+    assert {str(p) for p in chosen} <= set(cells)
+
+    fixed = repair(config)
+    assert fixed.ok and {Path(p) for p in fixed.repaired} == set(chosen)
+    again = audit(config, full=True)
+    assert again.ok and again.files_checked == len(files)
+    assert all(s.safe for s in package_status(config))
+    for location in config.locations.values():
+        bag = _bags(location.path)[0]
+        assert run_bagit_validator(bag).returncode == 0
+        events = sorted((location.path / f"{bag.name}.events").glob("*.xml"))
+        for event in events:
+            premis_schema().assertValid(etree.parse(str(event)))
+
+
+def test_missing_extra_oxum_and_manifest_tampering(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 2)
+    bag = _bags(config.locations["primary"].path)[0]
+    victim = next(bag.glob("data/representations/rep1/data/*.bin"))
+    victim.write_bytes(b"forged content")
+    # The forger also rewrites the manifest line, so the bag looks self-consistent on its own.
+    manifest = bag / "manifest-sha256.txt"
+    import hashlib
+
+    lines = [
+        (hashlib.sha256(b"forged content").hexdigest() + line[64:]) if victim.name in line else line
+        for line in manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    ]
+    manifest.write_text("".join(lines), encoding="utf-8")
+    (bag / "data" / "METS.xml").unlink()
+    (bag / "data" / "intruder.txt").write_text("x")
+    result = audit(config, locations=["primary"])  # scheduled: nothing due yet
+    assert result.files_checked == 0 or all(f.outcome != "changed" for f in result.failures)
+    result = audit(config, locations=["primary"], full=True)
+    outcomes = {(Path(f.path).name, f.outcome) for f in result.failures}
+    assert {
+        (victim.name, "changed"),
+        ("manifest-sha256.txt", "changed"),
+        ("METS.xml", "missing"),
+        ("intruder.txt", "extra"),
+        ("bag-info.txt", "oxum"),
+    } <= outcomes
+    report = result.to_dict()["archivematica"]
+    assert report["success"] is False
+    assert any(p.endswith("METS.xml") for p in report["failures"]["files"]["missing"])
+    assert any(p.endswith("intruder.txt") for p in report["failures"]["files"]["untracked"])
+    assert repair(config).ok
+    (bag / "data" / "intruder.txt").unlink()  # repair never deletes: an operator decides about extras
+    assert audit(config, full=True).ok
+
+
+def test_no_good_copy_means_no_overwrite(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 1)
+    rel = None
+    for location in config.locations.values():
+        bag = _bags(location.path)[0]
+        target = sorted(bag.glob("data/representations/rep1/data/*.bin"))[0]
+        rel = target.relative_to(bag)
+        target.write_bytes(f"damaged in {location.name}".encode())
+    assert rel is not None
+    assert not audit(config, full=True).ok
+    result = repair(config)
+    assert not result.ok and len(result.unrepairable) == 2 and not result.repaired
+    for location in config.locations.values():
+        bag = _bags(location.path)[0]
+        assert (bag / rel).read_bytes() == f"damaged in {location.name}".encode()
+    assert not any(s.safe for s in package_status(config))
+
+
+def test_bounded_runs_check_least_recently_checked_first(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 4)
+    with Ledger(config.ledger_path) as ledger:
+        total_files, total_bytes = ledger.due_totals("primary", time.time() + 1)
+    first = audit(config, locations=["primary"], full=True, max_bytes=total_bytes // 3)
+    assert first.state == "stopped" and 0 < first.files_checked < total_files
+    second = audit(config, locations=["primary"], full=True)  # resumes the stopped full run
+    assert second.state == "finished"
+    assert first.files_checked + second.files_checked == total_files
+    with Ledger(config.ledger_path) as ledger:
+        assert set(ledger.check_counts("ok").values()) == {1}
+        runs = ledger.audit_runs()
+        assert [r.state for r in runs] == ["resumed", "finished"]
+    zero = audit(config, locations=["primary"], full=True, max_duration=0)
+    assert zero.state == "stopped" and zero.files_checked == 0
+
+
+def test_two_audits_of_one_location_do_not_run_together(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 1)
+    import fcntl
+
+    lock = config.ledger_path.with_name(f".{config.ledger_path.name}.audit-primary.lock")
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(UserInputError, match="another audit"):
+            audit(config, locations=["primary"])
+        assert audit(config, locations=["replica"], full=True).ok  # other locations go on
+
+
+def test_serialized_copies_are_streamed_not_extracted(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bags = tmp_path / "bags"
+    tar_bag = make_bag(bags, 1)
+    zip_bag = make_bag(bags, 2)
+    with tarfile.open(tmp_path / f"{tar_bag.name}.tar", "w") as archive:
+        archive.add(tar_bag, arcname=tar_bag.name)
+    with zipfile.ZipFile(tmp_path / f"{zip_bag.name}.zip", "w") as archive:
+        for path in sorted(zip_bag.rglob("*")):
+            archive.write(path, path.relative_to(bags).as_posix())
+    for archive_path in (tmp_path / f"{tar_bag.name}.tar", tmp_path / f"{zip_bag.name}.zip"):
+        result = store(config, archive_path)
+        assert result.copied
+    assert len(replicate(config)) == 2
+    stored_tar = config.locations["replica"].path / f"{tar_bag.name}.tar"
+    with tarfile.open(stored_tar) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("001.bin"))
+    with open(stored_tar, "r+b") as handle:
+        handle.seek(member.offset_data + 3)
+        byte = handle.read(1)
+        handle.seek(member.offset_data + 3)
+        handle.write(bytes([byte[0] ^ 0x10]))
+    result = audit(config, full=True)
+    assert [(f.outcome, f.path.rsplit("!", 1)[1]) for f in result.failures] == [
+        ("changed", member.name.split("/", 1)[1])
+    ]
+    assert not list(tmp_path.glob("**/.oais*"))  # nothing extracted anywhere
+    assert repair(config).ok
+    assert audit(config, full=True).ok
+
+
+def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
+    """Acceptance: kill -9 at random moments; every file checked once after its success; ledger sound."""
+    config = write_config(tmp_path, days=(30, 30))
+    for index in range(20):
+        store(config, make_bag(tmp_path / "in", index, files=200), "primary")
+    # Make every file due: pretend the last check is older than the schedule.
+    with Ledger(config.ledger_path) as ledger, ledger.write() as db:
+        db.execute("UPDATE copy_files SET last_checked=0, outcome='unchecked'")
+    command = [
+        sys.executable,
+        "-c",
+        "from oais_preserve.cli import main; main()",
+        "audit",
+        "--config",
+        str(tmp_path / "storage.toml"),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    rng = random.Random(9)
+    killed = 0
+    for _ in range(5):
+        with Ledger(config.ledger_path) as ledger:
+            runs_before = len(ledger.audit_runs())
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_progress(config.ledger_path, runs_before, process)
+        time.sleep(rng.uniform(0, 0.02))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            killed += 1
+        process.wait()
+    assert killed == 5, "the audit finished before being killed: make it longer"
+    with Ledger(config.ledger_path) as ledger:
+        assert ledger.due_totals("primary", time.time() - 30 * 86400)[0] > 0  # work was left
+    final = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert final.returncode == 0, final.stderr
+    with Ledger(config.ledger_path) as ledger:
+        assert ledger.integrity_check() == "ok"
+        counts = ledger.check_counts("ok")
+        all_ids = {row[0] for row in ledger.db.execute("SELECT id FROM copy_files")}
+        assert set(counts) == all_ids  # every file checked
+        assert set(counts.values()) == {1}  # none twice after its successful check
+        states = [r.state for r in ledger.audit_runs()]
+        assert states == ["interrupted"] * 5 + ["finished"]
+
+
+def _wait_for_progress(ledger_path: Path, runs_before: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the new run has recorded its first batch (so the kill lands mid-audit)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True, timeout=5) as db:
+                row = db.execute(
+                    "SELECT files_checked FROM audit_runs ORDER BY id DESC LIMIT 1 OFFSET 0"
+                ).fetchone()
+                count = db.execute("SELECT COUNT(*) FROM audit_runs").fetchone()[0]
+            if count > runs_before and row and row[0] > 0:
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.002)
+
+
+# --------------------------------------------------------------------------- Dask and the CLI
+
+
+def test_dask_cluster_gives_the_same_results_as_local(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is the optional [dask] extra")
+    config = _stored(tmp_path, 4)
+    rng = random.Random(3)
+    for path in rng.sample(_all_copy_files(config), 6):
+        _flip_bit(path, rng)
+    with open_executor(workers=2) as local:
+        expected = audit(config, full=True, executor=local)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        open_executor(scheduler=cluster.scheduler_address) as executor,
+    ):
+        assert executor is not None
+        remote = audit(config, full=True, executor=executor)
+    key = sorted((f.path, f.outcome, f.detail) for f in expected.failures)
+    assert key and sorted((f.path, f.outcome, f.detail) for f in remote.failures) == key
+    assert (remote.files_checked, remote.bytes_checked) == (expected.files_checked, expected.bytes_checked)
+
+
+def test_missing_dask_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(UserInputError, match="Dask scheduler"), open_executor(scheduler="tcp://127.0.0.1:9"):
+        pass
+
+
+def test_cli_exit_codes_json_and_forms(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    runner = CliRunner()
+    toml = str(tmp_path / "storage.toml")
+    bag = make_bag(tmp_path / "in", 4)
+    result = runner.invoke(main, ["store", "--config", toml, "--workers", "1", "--json", str(bag)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"] is True
+    result = runner.invoke(main, ["audit", "--config", toml, "--full", "--json", "--workers", "1"])
+    assert result.exit_code == 0 and json.loads(result.output)["archivematica"]["success"] is True
+    victim = next(config.locations["replica"].path.glob("*/data/representations/rep1/data/*.bin"))
+    victim.write_bytes(b"rot")
+    result = runner.invoke(
+        main,
+        [
+            "audit",
+            "--config",
+            toml,
+            "--full",
+            "--json",
+            "--workers",
+            "1",
+            "--minutes",
+            str(tmp_path / "bb.xlsx"),
+        ],
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["archivematica"]["failures"]["files"]["changed"] == [str(victim)]
+    assert (tmp_path / "bb.xlsx").is_file()
+    result = runner.invoke(
+        main, ["storage-report", "--config", toml, "--backup-log", str(tmp_path / "nk.xlsx"), "--json"]
+    )
+    assert result.exit_code == 0
+    log = load_workbook(tmp_path / "nk.xlsx").active
+    assert log is not None
+    values = [str(c.value) for row in log.iter_rows() for c in row if c.value is not None]
+    assert "NHẬT KÝ SAO LƯU TÀI LIỆU LƯU TRỮ SỐ" in values and "Sao lưu (nhân bản)" in values
+    result = runner.invoke(main, ["repair", "--config", toml])
+    assert result.exit_code == 0 and "repaired" in result.output
+    result = runner.invoke(main, ["copies", "--config", toml])
+    assert result.exit_code == 0 and "safe" in result.output
+    result = runner.invoke(main, ["audit", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "not found" in result.output
+    result = runner.invoke(main, ["audit", "--config", toml, "--location", "moon"])
+    assert result.exit_code == 2 and "unknown storage location" in result.output
