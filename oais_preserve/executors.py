@@ -21,7 +21,9 @@ __all__ = ["open_executor"]
 
 
 @contextmanager
-def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor | None]:
+def open_executor(
+    workers: int | None = None, scheduler: str | None = None, *, connect_timeout: float = 10.0
+) -> Iterator[Executor | None]:
     """Yield an executor for ``workers`` local processes or the Dask cluster at ``scheduler``.
 
     ``None`` is yielded for one worker: the work then runs in this process, which is the
@@ -30,7 +32,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
     results are identical; the workers must see the same paths (a shared NAS mounted alike).
     """
     if scheduler:
-        with _dask_executor(scheduler) as executor:
+        with _dask_executor(scheduler, connect_timeout) as executor:
             yield executor
         return
     count = workers if workers is not None else (os.cpu_count() or 1)
@@ -44,7 +46,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
 
 
 @contextmanager
-def _dask_executor(address: str) -> Iterator[Executor]:
+def _dask_executor(address: str, connect_timeout: float) -> Iterator[Executor]:
     try:
         from distributed import Client
     except ImportError as exc:
@@ -55,7 +57,7 @@ def _dask_executor(address: str) -> Iterator[Executor]:
     if "://" not in address:
         address = f"tcp://{address}"
     try:
-        client: Any = Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
+        client: Any = Client(address, timeout=f"{connect_timeout}s", set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise UserInputError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     try:

@@ -396,7 +396,10 @@ def test_dask_cluster_gives_the_same_results_as_local(tmp_path: Path) -> None:
 
 
 def test_missing_dask_scheduler_is_a_clear_error() -> None:
-    with pytest.raises(UserInputError, match="Dask scheduler"), open_executor(scheduler="tcp://127.0.0.1:9"):
+    with (
+        pytest.raises(UserInputError, match="Dask scheduler"),
+        open_executor(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
+    ):
         pass
 
 

@@ -409,7 +409,8 @@ def storage_report_command(
             as_json,
             data,
             lambda: click.echo(
-                f"run {summary.get('run_id', '-')}: {len(faults)} problem(s); backup log: {len(events)} entries"
+                f"run {summary.get('run_id', '-')}: {len(faults)} problem(s); "
+                f"backup log: {len(events)} entries"
             ),
         )
 
