@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .audit import AuditResult, RepairResult, audit, repair
 from .description import Document, HoSo, load_description, validate_description
 from .errors import (
     DescriptionError,
@@ -27,13 +28,17 @@ from .errors import (
     UnsafePathError,
     UserInputError,
 )
+from .executors import open_executor
 from .fixity import FileJob, FileRecord, read_file, read_files
 from .identify import FormatIdentifier, Identification, default_identifier
 from .ingest import ingest
+from .ledger import Ledger
 from .packages import BuildResult, build_aip, build_sip, export_zip
+from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
 from .validate import ValidationReport, validate
 
 __all__ = [
+    "AuditResult",
     "BuildResult",
     "DescriptionError",
     "Document",
@@ -44,20 +49,31 @@ __all__ = [
     "Identification",
     "IdentificationError",
     "InvalidPackageError",
+    "Ledger",
     "OaisPreserveError",
     "Problem",
+    "RepairResult",
+    "StorageConfig",
+    "StoreResult",
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
     "__version__",
+    "audit",
     "build_aip",
     "build_sip",
     "default_identifier",
     "export_zip",
     "ingest",
     "load_description",
+    "load_storage_config",
+    "open_executor",
     "read_file",
     "read_files",
+    "reindex",
+    "repair",
+    "replicate",
+    "store",
     "validate",
     "validate_description",
 ]

@@ -403,16 +403,17 @@ def audit(
             started=started,
         )
         if full:
-            cutoff = ledger.run_cutoff(run_id)
-            cutoffs = dict.fromkeys(names, cutoff)
-        else:
-            cutoffs = {n: min(started_wall, started_wall - config.location(n).audit_interval) for n in names}
-            cutoffs = {n: (c if c < started_wall else started_wall) for n, c in cutoffs.items()}
+            cutoffs = dict.fromkeys(names, ledger.run_cutoff(run_id))
+        else:  # each location's own schedule: due when last checked longer ago than its interval
+            cutoffs = {n: started_wall - config.location(n).audit_interval for n in names}
         run = _Run(config, ledger, run_id, names, cutoffs)
-        total_bytes = sum(ledger.due_totals(n, cutoffs[n], package_id)[1] for n in names)
+        totals = [ledger.due_totals(n, cutoffs[n], package_id) for n in names]
+        total_files, total_bytes = sum(t[0] for t in totals), sum(t[1] for t in totals)
         if max_bytes is not None:
             total_bytes = min(total_bytes, max_bytes)
-        state = _drive(run, package_id, executor, deadline, max_bytes, total_bytes, progress, max_pending)
+        state = _drive(
+            run, package_id, executor, deadline, max_bytes, (total_files, total_bytes), progress, max_pending
+        )
         run.commit()
         _finish_copies(run)
         summary = ledger.finish_run(run_id, state, timestamp())
@@ -435,10 +436,11 @@ def _drive(
     executor: Executor | None,
     deadline: float | None,
     max_bytes: int | None,
-    total_bytes: int,
+    totals: tuple[int, int],
     progress: ProgressCallback | None,
     max_pending: int,
 ) -> str:
+    total_files, total_bytes = totals
     submitted = 0
     archives_seen: set[int] = set()
     pending: deque[tuple[Future[Any] | None, Any, Any]] = deque()
@@ -458,6 +460,7 @@ def _drive(
         else:
             run.finish_archive(payload[0], value)
         if progress:
+            progress("audit files", run.files_checked, total_files)
             progress("audit bytes", min(run.bytes_checked, total_bytes), total_bytes)
 
     def flush() -> None:
@@ -621,7 +624,7 @@ def _repair_file(
         source = copy_path(config, source_copy) / path
         if check_file(str(source), size, digest)[0] != "ok":
             continue
-        if _restore(source, target, size, digest):
+        if _restore(copy_path(config, copy), source, target, size, digest):
             when = timestamp()
             with ledger.write() as db:
                 db.execute(
@@ -656,8 +659,12 @@ def _repair_file(
     return False
 
 
-def _restore(source: Path, target: Path, size: int, digest: str) -> bool:
+def _restore(root: Path, source: Path, target: Path, size: int, digest: str) -> bool:
     """Copy ``source`` over ``target`` through a temporary sibling; only a verified file lands."""
+    for parent in target.relative_to(root).parents:
+        if (root / parent).is_symlink():
+            log.warning("%s: a symbolic link in the path; not written through", root / parent)
+            return False
     if target.is_symlink():
         target.unlink()  # a planted link is never written through
     target.parent.mkdir(parents=True, exist_ok=True)

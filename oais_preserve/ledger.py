@@ -434,7 +434,11 @@ class Ledger:
         """Open an audit run; an unfinished run of the same scope is resumed (its cutoff kept)."""
         scope = ",".join(sorted(locations))
         with self.write() as db:
-            db.execute("UPDATE audit_runs SET state='interrupted' WHERE state='running'")
+            # The caller holds the audit lock of each of its locations: a run still marked
+            # 'running' on one of them died (crash, kill -9) and is marked so.
+            for run_id, run_scope in db.execute("SELECT id, locations FROM audit_runs WHERE state='running'"):
+                if set(run_scope.split(",")) & set(locations):
+                    db.execute("UPDATE audit_runs SET state='interrupted' WHERE id=?", (run_id,))
             previous = db.execute(
                 "SELECT id, cutoff FROM audit_runs WHERE state IN ('interrupted', 'stopped') AND mode=?"
                 " AND locations=? AND package=? ORDER BY id DESC LIMIT 1",

@@ -199,7 +199,8 @@ def _inspect_folder(path: Path, executor: Executor | None) -> PackageInfo:
             files[name] = (size, digests["sha256"])
     for dirpath, dirnames, filenames in os.walk(path):
         rel_dir = os.path.relpath(dirpath, path)
-        if rel_dir == "." or rel_dir.split(os.sep)[0] == "data":
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != "data"]  # the payload is verified above
             continue
         for filename in filenames:  # tag files in tag folders (rare but legal)
             rel = unicodedata.normalize("NFC", os.path.join(rel_dir, filename).replace(os.sep, "/"))
@@ -479,12 +480,13 @@ def _copy_folder(
     ]
     done = 0
     problems: list[Problem] = []
-    for record in iter_read_files(jobs, executor=executor):
+    for copied, record in enumerate(iter_read_files(jobs, executor=executor), start=1):
         rel = record.target.relative_to(stage).as_posix() if record.target else ""
         if (record.size, record.digests["sha256"]) != expected[rel]:
             problems.append(Problem(rel, "source changed while copying", rule="changed"))
         done += record.size
         if progress:
+            progress("copy files", copied, len(jobs))
             progress("copy bytes", done, total)
     if problems:
         raise InvalidPackageError(str(source), problems)

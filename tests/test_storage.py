@@ -449,3 +449,34 @@ def test_cli_exit_codes_json_and_forms(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not found" in result.output
     result = runner.invoke(main, ["audit", "--config", toml, "--location", "moon"])
     assert result.exit_code == 2 and "unknown storage location" in result.output
+
+
+def test_audits_during_stores_keep_the_ledger_sound(tmp_path: Path) -> None:
+    """An audit running while packages are stored: both finish, the ledger stays consistent."""
+    import threading
+
+    config = _stored(tmp_path, 2)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def audit_loop() -> None:
+        try:
+            while not stop.is_set():
+                audit(config, locations=["replica"], full=True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=audit_loop)
+    thread.start()
+    try:
+        for index in range(10, 16):
+            store(config, make_bag(tmp_path / "more", index))
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    replicate(config)
+    with Ledger(config.ledger_path) as ledger:
+        assert ledger.integrity_check() == "ok"
+        assert len(ledger.packages()) == 8
+    assert audit(config, full=True).ok

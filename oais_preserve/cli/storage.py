@@ -37,26 +37,30 @@ scheduler_option = click.option(
 
 
 class ByteProgress:
-    """A stderr progress line in bytes and files with an ETA, for the library's (stage, done, total)."""
+    """A stderr progress line in bytes and files with an ETA, from the library's (stage, done, total).
+
+    A stage named "… files" only updates the file count shown beside the next "… bytes" line.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.started = time.monotonic()
         self.last = 0.0
+        self.files = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage.endswith("files"):
+            self.files = f", {done:,}/{total:,} files"
+            return
         now = time.monotonic()
         if not self.enabled or (now - self.last < 0.5 and done < total):
             return
         self.last = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0
-        unit = "MB" if "bytes" in stage else ""
-        scale = 1e6 if unit else 1
+        rate = done / max(now - self.started, 1e-6)
+        eta = (total - done) / rate if rate > 0 else 0.0
         click.echo(
-            f"\r{stage}: {done / scale:,.1f}/{total / scale:,.1f} {unit} "
-            f"({rate / scale:,.1f} {unit}/s, ETA {eta:,.0f} s)   ",
+            f"\r{stage}: {done / 1e6:,.1f}/{total / 1e6:,.1f} MB{self.files} "
+            f"({rate / 1e6:,.1f} MB/s, ETA {eta:,.0f} s)   ",
             err=True,
             nl=done >= total,
         )
