@@ -22,6 +22,7 @@ import heapq
 import logging
 import os
 import stat
+import threading
 import time
 import unicodedata
 from collections import deque
@@ -47,21 +48,26 @@ CHUNK_SIZE = 1 << 20
 _BATCH_FILES = 64
 _BATCH_BYTES = 64 * CHUNK_SIZE
 _PAGE = 2048
-_COMMIT_SECONDS = 0.2
+_COMMIT_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------- worker side
 
 
+_buffers = threading.local()  # one read buffer per worker thread, not one allocation per file
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def _hash_path(path: str) -> tuple[int, str]:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise IsADirectoryError(errno.EISDIR, "not a regular file")
-        hasher = hashlib.sha256()
-        buffer = bytearray(CHUNK_SIZE)
+        buffer = getattr(_buffers, "buffer", None)
+        if buffer is None:
+            buffer = _buffers.buffer = bytearray(CHUNK_SIZE)
         view = memoryview(buffer)
+        hasher = hashlib.sha256()
         size = 0
         while count := os.readv(fd, [buffer]):
             hasher.update(view[:count])
@@ -103,6 +109,23 @@ def _check_archive(path: str, form: str) -> dict[str, tuple[int, str]] | str:
         return scan_archive(Path(path), form).files
     except UserInputError as exc:
         return f"unreadable: {exc}"
+
+
+def walk_copy(root: Path) -> Iterator[tuple[str, int]]:
+    """(bag path, size) of every file under a copy; size -1 for a link or special file (not followed)."""
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name if entry.name.isascii() else unicodedata.normalize("NFC", entry.name)
+                rel = prefix + name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, rel + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    yield rel, entry.stat(follow_symlinks=False).st_size
+                else:
+                    yield rel, -1
 
 
 # --------------------------------------------------------------------------- results
@@ -185,6 +208,7 @@ class _Run:
         self.copy_notes: dict[int, list[str]] = {}
         self.copy_checked: dict[int, int] = {}
         self.done_ids: set[int] = set()
+        self.roots: dict[int, str] = {}
         self.pending_records: list[tuple[int | None, int, str, str, str]] = []
         self.pending_bytes = 0
         self.last_commit = time.monotonic()
@@ -226,7 +250,7 @@ class _Run:
             )
             self.copy_ok[copy_id] = False
             self.copy_notes[copy_id].append(f"{outcome}: {path}" + (f" ({detail})" if detail else ""))
-        if len(self.pending_records) >= 256 or time.monotonic() - self.last_commit > _COMMIT_SECONDS:
+        if len(self.pending_records) >= 512 or time.monotonic() - self.last_commit > _COMMIT_SECONDS:
             self.commit()
 
     def commit(self) -> None:
@@ -238,39 +262,28 @@ class _Run:
     # -- structure pass (no hashing)
 
     def _structure(self, copy: CopyRow) -> None:
-        root = copy_path(self.config, copy)
-        states = self.ledger.copy_file_states(copy.id)
         if copy.form != "dir":
             return  # the archive pass sees every member
+        root = copy_path(self.config, copy)
+        expected = self.ledger.copy_file_paths(copy.id)
         if not root.is_dir():
-            for cf, path, _, _, _, _ in states:
-                self.record(cf, copy.id, path, "missing", "the whole copy is absent", 0)
+            for rel, cf in expected.items():
+                self.record(cf, copy.id, rel, "missing", "the whole copy is absent", 0)
             return
-        expected = {path: cf for cf, path, _, _, _, _ in states}
         found: set[str] = set()
         payload_bytes = payload_files = 0
-        for dirpath, dirnames, filenames in os.walk(root):
-            for name in sorted(dirnames):
-                if os.path.islink(os.path.join(dirpath, name)):
-                    rel = self._rel(root, dirpath, name)
-                    self.record(
-                        None, copy.id, rel, "special-file", "symbolic link (refused, not followed)", 0
-                    )
-                    dirnames.remove(name)
-            for name in filenames:
-                full = os.path.join(dirpath, name)
-                rel = self._rel(root, dirpath, name)
-                info = os.lstat(full)
-                if not stat.S_ISREG(info.st_mode):
-                    if rel not in expected:
-                        self.record(None, copy.id, rel, "special-file", "not a regular file (refused)", 0)
-                    continue
-                found.add(rel)
-                if rel.startswith("data/"):
-                    payload_bytes += info.st_size
-                    payload_files += 1
-                if rel not in expected:
-                    self.record(None, copy.id, rel, "extra", "file not recorded for this package", 0)
+        for rel, size in walk_copy(root):
+            found.add(rel)
+            if size < 0:
+                self.record(
+                    expected.get(rel), copy.id, rel, "special-file", "link or not a regular file (refused)", 0
+                )
+                continue
+            if rel.startswith("data/"):
+                payload_bytes += size
+                payload_files += 1
+            if rel not in expected:
+                self.record(None, copy.id, rel, "extra", "file not recorded for this package", 0)
         for rel, cf in expected.items():
             if rel not in found and cf not in self.done_ids:
                 self.record(cf, copy.id, rel, "missing", "absent", 0)
@@ -291,11 +304,12 @@ class _Run:
                 0,
             )
 
-    @staticmethod
-    def _rel(root: Path, dirpath: str, name: str) -> str:
-        return unicodedata.normalize(
-            "NFC", os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
-        )
+    def root_of(self, copy_id: int) -> str:
+        """The copy's folder as a string with a trailing separator (cached: called per file)."""
+        root = self.roots.get(copy_id)
+        if root is None:
+            root = self.roots[copy_id] = os.path.join(copy_path(self.config, self.copies[copy_id]), "")
+        return root
 
     # -- choosing work
 
@@ -499,7 +513,7 @@ def _drive(
                 else:
                     pending.append((executor.submit(_check_archive, path, copy.form), "archive", (copy,)))
                 continue
-            full_path = str(copy_path(run.config, copy) / due.path)
+            full_path = run.root_of(copy.id) + due.path
             batch.append((due.copy_file_id, full_path, due.size, due.sha256))
             batch_copy[due.copy_file_id] = due.copy_id
             batch_paths[due.copy_file_id] = due.path
@@ -762,21 +776,18 @@ def structure_problems(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> 
     root = copy_path(config, copy)
     if not root.is_dir():
         return ["the copy is absent"]
-    expected = {path for _, path, _, _, _, _ in ledger.copy_file_states(copy.id)}
+    expected = set(ledger.copy_file_paths(copy.id))
     found: set[str] = set()
     octets = count = 0
     problems: list[str] = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            rel = _Run._rel(root, dirpath, name)
-            info = os.lstat(os.path.join(dirpath, name))
-            if not stat.S_ISREG(info.st_mode):
-                problems.append(f"special-file: {rel}")
-                continue
-            found.add(rel)
-            if rel.startswith("data/"):
-                octets += info.st_size
-                count += 1
+    for rel, size in walk_copy(root):
+        if size < 0:
+            problems.append(f"special-file: {rel}")
+            continue
+        found.add(rel)
+        if rel.startswith("data/"):
+            octets += size
+            count += 1
     problems += [f"extra: {rel}" for rel in sorted(found - expected)]
     problems += [f"missing: {rel}" for rel in sorted(expected - found)]
     try:

@@ -100,7 +100,6 @@ _MIGRATIONS: tuple[str, ...] = (
         checked_at REAL NOT NULL
     );
     CREATE INDEX checks_run ON checks(run_id);
-    CREATE INDEX checks_copy_file ON checks(copy_file_id);
     CREATE TABLE events (                -- replications, repairs, audits: the backup log
         id INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
@@ -331,6 +330,14 @@ class Ledger:
             " FROM copy_files cf JOIN files f ON f.id = cf.file_id WHERE cf.copy_id=? ORDER BY f.path",
             (copy_id,),
         ).fetchall()
+
+    def copy_file_paths(self, copy_id: int) -> dict[str, int]:
+        """Bag path -> copy_file id of every file a copy must hold."""
+        rows = self.db.execute(
+            "SELECT f.path, cf.id FROM copy_files cf JOIN files f ON f.id = cf.file_id WHERE cf.copy_id=?",
+            (copy_id,),
+        )
+        return dict(rows.fetchall())
 
     def verified_copy_count(self, package_id: int) -> int:
         row = self.db.execute(
