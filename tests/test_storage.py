@@ -480,3 +480,31 @@ def test_audits_during_stores_keep_the_ledger_sound(tmp_path: Path) -> None:
         assert ledger.integrity_check() == "ok"
         assert len(ledger.packages()) == 8
     assert audit(config, full=True).ok
+
+
+def test_a_real_aip_is_stored_replicated_and_still_valid(
+    sample_fonds: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    from oais_preserve import build_aip
+
+    from .conftest import run_eark_validator
+
+    scans, descriptions = sample_fonds
+    aip = build_aip(descriptions[0], scans, tmp_path / "aip", workers=1)
+    config = write_config(tmp_path)
+    result = store(config, aip.path)
+    assert not result.safe
+    replica = replicate(config)[0]
+    assert replica.safe
+    with Ledger(config.ledger_path) as ledger:
+        row = ledger.package(aip.objid)
+        assert row is not None
+        fonds = aip.objid.split(":")[1]
+        assert row.fonds_code == fonds and row.hoso_code and row.created
+        assert [p.objid for p in ledger.packages_of_fonds(fonds, 2)] == [aip.objid]
+    assert run_bagit_validator(replica.path).returncode == 0
+    checked = run_eark_validator(replica.path / "data")
+    assert checked.returncode == 0 and "VALID" in checked.stdout, (
+        checked.stdout[-2000:] + checked.stderr[-2000:]
+    )
+    assert audit(config, full=True).ok
