@@ -517,6 +517,18 @@ class Ledger:
             args = (f"{year:04d}",)
         return [AuditRunSummary(*row) for row in self.db.execute(query + " ORDER BY id", args).fetchall()]
 
+    def coverage(self, since: float) -> dict[str, tuple[int, int]]:
+        """Per location: (files held, files checked successfully since ``since``, a Unix time).
+
+        With ``since`` three years ago, equal numbers prove the TT05 whole-holding check.
+        """
+        rows = self.db.execute(
+            "SELECT location, COUNT(*), SUM(last_checked >= ? AND outcome = 'ok')"
+            " FROM copy_files GROUP BY location",
+            (since,),
+        ).fetchall()
+        return {location: (int(total), int(checked or 0)) for location, total, checked in rows}
+
     def check_counts(self, outcome: str = "ok") -> dict[int, int]:
         """copy_file id -> how many checks with ``outcome`` it has had (tests, reports)."""
         rows = self.db.execute(

@@ -261,6 +261,8 @@ def test_bounded_runs_check_least_recently_checked_first(tmp_path: Path) -> None
         assert set(ledger.check_counts("ok").values()) == {1}
         runs = ledger.audit_runs()
         assert [r.state for r in runs] == ["resumed", "finished"]
+        coverage = ledger.coverage(time.time() - 3 * 365 * 86400)
+        assert coverage["primary"] == (total_files, total_files)
     zero = audit(config, locations=["primary"], full=True, max_duration=0)
     assert zero.state == "stopped" and zero.files_checked == 0
 
