@@ -231,7 +231,8 @@ class _Run:
 
     def record(self, cf: int | None, copy_id: int, path: str, outcome: str, detail: str, size: int) -> None:
         if cf is not None:
-            self.done_ids.add(cf)
+            if outcome != "ok":  # successes never come back: the due query moves past them
+                self.done_ids.add(cf)
             self.files_checked += 1
             self.copy_checked[copy_id] += 1
         self.bytes_checked += size
@@ -394,7 +395,7 @@ def audit(
     ``max_duration`` seconds or ``max_bytes`` bytes. Raises UserInputError for a bad scope or
     when another audit holds a location.
     """
-    names = list(locations or config.locations)
+    names = list(dict.fromkeys(locations or config.locations))
     for name in names:
         config.location(name)
     started_wall = time.time()
