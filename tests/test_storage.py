@@ -314,7 +314,7 @@ def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
     """Acceptance: kill -9 at random moments; every file checked once after its success; ledger sound."""
     config = write_config(tmp_path, days=(30, 30))
     for index in range(20):
-        store(config, make_bag(tmp_path / "in", index, files=200), "primary")
+        store(config, make_bag(tmp_path / "in", index, files=300), "primary")
     # Make every file due: pretend the last check is older than the schedule.
     with Ledger(config.ledger_path) as ledger, ledger.write() as db:
         db.execute("UPDATE copy_files SET last_checked=0, outcome='unchecked'")
@@ -336,7 +336,7 @@ def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
             runs_before = len(ledger.audit_runs())
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_progress(config.ledger_path, runs_before, process)
-        time.sleep(rng.uniform(0, 0.02))
+        time.sleep(rng.uniform(0, 0.01))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed += 1
@@ -392,9 +392,25 @@ def test_dask_cluster_gives_the_same_results_as_local(tmp_path: Path) -> None:
     ):
         assert executor is not None
         remote = audit(config, full=True, executor=executor)
+        result = CliRunner().invoke(
+            main,
+            [
+                "audit",
+                "--config",
+                str(tmp_path / "storage.toml"),
+                "--full",
+                "--json",
+                "--no-progress",
+                "--scheduler",
+                cluster.scheduler_address,
+            ],
+        )
     key = sorted((f.path, f.outcome, f.detail) for f in expected.failures)
     assert key and sorted((f.path, f.outcome, f.detail) for f in remote.failures) == key
     assert (remote.files_checked, remote.bytes_checked) == (expected.files_checked, expected.bytes_checked)
+    assert result.exit_code == 1
+    cli_failures = json.loads(result.output)["failures"]
+    assert sorted((f["path"], f["outcome"], f["detail"]) for f in cli_failures) == key
 
 
 def test_missing_dask_scheduler_is_a_clear_error() -> None:
