@@ -526,3 +526,18 @@ def test_a_real_aip_is_stored_replicated_and_still_valid(
         checked.stdout[-2000:] + checked.stderr[-2000:]
     )
     assert audit(config, full=True).ok
+
+
+def test_each_location_keeps_its_own_schedule(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 2)  # primary every 182 days, replica every 365
+    with Ledger(config.ledger_path) as ledger, ledger.write() as db:
+        db.execute("UPDATE copy_files SET last_checked=?", (time.time() - 200 * 86400,))
+    first = audit(config)
+    assert first.ok and first.files_checked > 0
+    with Ledger(config.ledger_path) as ledger:
+        checked = ledger.db.execute(
+            "SELECT DISTINCT cf.location FROM checks k JOIN copy_files cf ON cf.id = k.copy_file_id"
+        ).fetchall()
+        assert checked == [("primary",)]  # the replica is not due before 365 days
+        assert ledger.prune_checks(time.time() + 1) == first.files_checked  # successes can be forgotten
+    assert audit(config).files_checked == 0  # nothing due any more
