@@ -541,3 +541,29 @@ def test_each_location_keeps_its_own_schedule(tmp_path: Path) -> None:
         assert checked == [("primary",)]  # the replica is not due before 365 days
         assert ledger.prune_checks(time.time() + 1) == first.files_checked  # successes can be forgotten
     assert audit(config).files_checked == 0  # nothing due any more
+
+
+def test_hostile_archives_are_refused(tmp_path: Path) -> None:
+    import io
+
+    from oais_preserve.errors import UnsafePathError
+
+    config = write_config(tmp_path)
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as archive:
+        archive.writestr("bag/bagit.txt", "BagIt-Version: 1.0\n")
+        archive.writestr("bag/../../escape.txt", "x")
+    with pytest.raises(UnsafePathError, match="escapes"):
+        store(config, slip)
+    linked = tmp_path / "linked.tar"
+    bag = make_bag(tmp_path / "bags", 3)
+    with tarfile.open(linked, "w") as archive:
+        archive.add(bag, arcname=bag.name)
+        link = tarfile.TarInfo(f"{bag.name}/data/passwd")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link, io.BytesIO())
+    with pytest.raises(InvalidPackageError) as caught:
+        store(config, linked)
+    assert any(p.rule == "special-file" for p in caught.value.problems)
+    assert not (tmp_path / "escape.txt").exists()
+    assert not config.locations["primary"].path.exists()  # nothing stored, not even a folder
