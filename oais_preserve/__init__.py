@@ -28,9 +28,11 @@ from .errors import (
     UserInputError,
 )
 from .fixity import FileJob, FileRecord, read_file, read_files
+from .handover import HandoverReceipt, HandoverResult, Party, find_aips, handover, verify_handover
 from .identify import FormatIdentifier, Identification, default_identifier
 from .ingest import ingest
 from .packages import BuildResult, build_aip, build_sip, export_zip
+from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
 from .validate import ValidationReport, validate
 
 __all__ = [
@@ -39,12 +41,17 @@ __all__ = [
     "Document",
     "FileJob",
     "FileRecord",
+    "FondsStatistics",
     "FormatIdentifier",
+    "HandoverReceipt",
+    "HandoverResult",
     "HoSo",
     "Identification",
     "IdentificationError",
     "InvalidPackageError",
     "OaisPreserveError",
+    "PackageFacts",
+    "Party",
     "Problem",
     "UnsafePathError",
     "UserInputError",
@@ -54,10 +61,15 @@ __all__ = [
     "build_sip",
     "default_identifier",
     "export_zip",
+    "find_aips",
+    "fonds_statistics",
+    "handover",
     "ingest",
     "load_description",
     "read_file",
     "read_files",
+    "read_package_facts",
     "validate",
     "validate_description",
+    "verify_handover",
 ]

@@ -15,6 +15,7 @@ AIP inside, and the statistics list and record against what is actually inside.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ from typing import IO, Any
 
 from . import __version__
 from .bag import encode_path, human_size, validate_bag
-from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
+from .errors import InvalidPackageError, OaisPreserveError, Problem, UnsafePathError, UserInputError
 from .packages import _executor
 from .profile import SOFTWARE_NAME, now
 from .schemas import SCHEMA_DIR
@@ -73,6 +74,20 @@ Audit = Callable[[Path], ValidationReport]
 def full_audit(path: Path) -> ValidationReport:
     """The default audit: :func:`validate` with every payload digest re-computed."""
     return validate(path, verify=True)
+
+
+def _run_audit(audit: Audit, path: Path) -> ValidationReport:
+    """One audit; a package too damaged to be read at all becomes a report with that reason."""
+    try:
+        return audit(path)
+    except OaisPreserveError as exc:
+        message = str(exc).replace(str(path), path.name)
+        return ValidationReport(path, "package", [Problem(path.name, message, rule="unreadable")])
+
+
+def _audit_each(audit: Audit, paths: Sequence[Path], pool: Executor | None) -> Iterator[ValidationReport]:
+    run = functools.partial(_run_audit, audit)
+    yield from (pool.map(run, paths) if pool is not None else map(run, paths))
 
 
 def handover_profile() -> dict[str, Any]:
@@ -319,7 +334,7 @@ def _audit_all(
     progress: Progress | None,
 ) -> None:
     paths = [path for path, _facts in entries]
-    reports: Iterable[ValidationReport] = pool.map(audit, paths) if pool is not None else map(audit, paths)
+    reports = _audit_each(audit, paths, pool)
     problems: list[Problem] = []
     for done, (path, report) in enumerate(zip(paths, reports, strict=True), start=1):
         if progress:
@@ -859,7 +874,7 @@ def _verify_bag(
         )
     packages = _received_packages(root)
     paths = [path for _rel, path in packages]
-    reports: Iterable[ValidationReport] = pool.map(audit, paths) if pool is not None else map(audit, paths)
+    reports = _audit_each(audit, paths, pool)
     facts: list[PackageFacts] = []
     for (rel, path), report in zip(packages, reports, strict=True):
         entry: dict[str, Any] = {"name": rel, "valid": report.valid, "objid": report.objid}
