@@ -130,3 +130,52 @@ def verify_handover_command(package: Path, expected: str | None, workers: int | 
     emit(as_json, receipt.to_dict(), human)
     if not receipt.ok:
         sys.exit(EXIT_INVALID)
+
+
+@main.command("report")
+@click.option("--year", type=click.IntRange(1900, 9999), required=True, help="The reporting year.")
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder holding AIP bags (repeatable).",
+)
+@click.option(
+    "--handovers",
+    "handover_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder holding handover tars (repeatable).",
+)
+@click.option("--organization", default="", help="Name of the reporting archive (default: from the AIPs).")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def report_command(
+    year: int,
+    stores: tuple[Path, ...],
+    handover_dirs: tuple[Path, ...],
+    organization: str,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Write the yearly progress report per fonds into OUT (bao-cao-YYYY.xlsx, .html, .json)."""
+    from ..handover import find_aips
+    from ..yearreport import find_handovers, write_report, yearly_report
+
+    with handle_errors(as_json):
+        report = yearly_report(
+            year,
+            find_aips(stores),
+            handovers=find_handovers(handover_dirs),
+            organization=organization,
+        )
+        written = write_report(report, out)
+
+    def human() -> None:
+        click.echo(f"báo cáo năm / report {year}: {len(report.rows)} phông")
+        for ext, path in written.items():
+            click.echo(f"  {ext}: {path}")
+
+    emit(as_json, {"ok": True, "files": {k: str(v) for k, v in written.items()}, **report.to_dict()}, human)
