@@ -28,7 +28,7 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -72,8 +72,18 @@ Audit = Callable[[Path], ValidationReport]
 
 
 def full_audit(path: Path) -> ValidationReport:
-    """The default audit: :func:`validate` with every payload digest re-computed."""
+    """:func:`validate` with every payload digest re-computed (reads every file)."""
     return validate(path, verify=True)
+
+
+def structural_audit(path: Path) -> ValidationReport:
+    """:func:`validate` without re-hashing the payload: bag completeness, sizes, Payload-Oxum,
+    tag manifests, METS / PREMIS / EAD schemas and the E-ARK rules.
+
+    The handover's default: the payload digests are checked against the AIP's manifest while
+    the files are copied (``verify_digests``), so the two halves make a full audit with one read.
+    """
+    return validate(path, verify=False)
 
 
 def _run_audit(audit: Audit, path: Path) -> ValidationReport:
@@ -188,83 +198,172 @@ def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, lis
 class _TarStream:
     """Writes an uncompressed POSIX (pax) tar, hashing every byte written.
 
-    Member digests (for the bag manifest) are computed on a helper thread while the tar digest
-    is computed on this one: hashlib releases the GIL, so the two use two cores.
+    The digest of the current member (for the bag manifest) is computed on a helper thread
+    while the tar's own digest is computed on the caller's: hashlib releases the GIL, so the two
+    (and the caller's fixity digest of the source, on a third) share the cores.
     """
 
     def __init__(self, fh: IO[bytes], mtime: float) -> None:
         self._fh = fh
         self._sha = hashlib.sha256()
         self._mtime = int(mtime)
-        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-hash")
-        self._buffers = (bytearray(CHUNK), bytearray(CHUNK))  # one read while the other is hashed
+        self.helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handover-hash")
         self.size = 0
+        self._member: Any = None
+        self._member_size = self._member_done = 0
 
     def _write(self, data: bytes | memoryview) -> None:
         self._sha.update(data)
         self._fh.write(data)
         self.size += len(data)
 
-    def _header(self, name: str, size: int) -> None:
+    def begin(self, name: str, size: int) -> None:
+        """Start a member of ``size`` bytes; its data follows through :meth:`write`."""
         info = tarfile.TarInfo(name)
         info.size, info.mtime, info.mode, info.type = size, self._mtime, 0o644, tarfile.REGTYPE
         info.uname = info.gname = ""
         self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict"))
+        self._member = hashlib.sha256()
+        self._member_size, self._member_done = size, 0
 
-    def _pad(self, size: int) -> None:
-        if rest := size % tarfile.BLOCKSIZE:
+    def write(self, data: bytes | memoryview) -> int:
+        """Member data (the file-like side that zipfile writes into)."""
+        count = len(data)
+        if self._member_done + count > self._member_size:
+            raise OaisPreserveError(f"tar member overflow: {self._member_done + count} > {self._member_size}")
+        if count > 1 << 16:
+            pending = self.helpers.submit(self._member.update, data)
+            self._write(data)
+            pending.result()
+        else:
+            self._member.update(data)
+            self._write(data)
+        self._member_done += count
+        return count
+
+    def flush(self) -> None:
+        """zipfile flushes its output; the tar file is flushed once, at the end."""
+
+    def end(self) -> str:
+        """Close the current member (its size must be exactly as announced); returns its SHA-256."""
+        if self._member_done != self._member_size:
+            raise OaisPreserveError(
+                f"tar member size: {self._member_done} written, {self._member_size} announced"
+            )
+        if rest := self._member_size % tarfile.BLOCKSIZE:
             self._write(bytes(tarfile.BLOCKSIZE - rest))
+        digest: str = self._member.hexdigest()
+        self._member = None
+        return digest
 
     def add_bytes(self, name: str, data: bytes) -> str:
         """Add a small member; returns its SHA-256."""
-        self._header(name, len(data))
-        self._write(data)
-        self._pad(len(data))
-        return hashlib.sha256(data).hexdigest()
-
-    def add_file(self, name: str, path: Path) -> tuple[int, str]:
-        """Stream a file in; returns (size, SHA-256). The size is checked against what was read."""
-        member = hashlib.sha256()
-        done = 0
-        with open(path, "rb", buffering=0) as src:
-            size = os.fstat(src.fileno()).st_size
-            self._header(name, size)
-            pending: Future[None] | None = None
-            turn = 0
-            while done < size:
-                buf = self._buffers[turn]
-                count = src.readinto(buf)
-                if not count:
-                    break
-                view = memoryview(buf)[: min(count, size - done)]
-                if pending is not None:
-                    pending.result()  # the other buffer is free again
-                if size <= CHUNK:
-                    member.update(view)  # one chunk: nothing to overlap
-                else:
-                    pending = self._helper.submit(member.update, view)
-                self._write(view)
-                done += len(view)
-                turn = 1 - turn
-            if pending is not None:
-                pending.result()
-        if done != size:
-            raise InvalidPackageError(
-                str(path), [Problem(name, "file shrank while being copied", rule="copy")]
-            )
-        self._pad(size)
-        return size, member.hexdigest()
+        self.begin(name, len(data))
+        self.write(data)
+        return self.end()
 
     def close(self) -> str:
         """End of archive (two zero blocks, padded to a full record); returns the tar's SHA-256."""
         self._write(bytes(2 * tarfile.BLOCKSIZE))
-        self._pad_record()
-        self._helper.shutdown()
-        return self._sha.hexdigest()
-
-    def _pad_record(self) -> None:
         if rest := self.size % tarfile.RECORDSIZE:
             self._write(bytes(tarfile.RECORDSIZE - rest))
+        self.helpers.shutdown()
+        return self._sha.hexdigest()
+
+
+class _Source:
+    """Copies package files into a sink in large chunks, checking each against its manifest digest.
+
+    This is the audit's fixity half, done during the copy so that every file is read once.
+    """
+
+    def __init__(self, tar: _TarStream, package: Path, expected: Mapping[str, str] | None) -> None:
+        self.tar = tar
+        self.package = package
+        self.expected = expected
+        self.buffer = bytearray(CHUNK)
+
+    def copy(self, path: Path, rel: str, sink: Callable[[memoryview], object], size: int) -> None:
+        """Stream ``path`` (``rel`` inside the bag) into ``sink``; exactly ``size`` bytes."""
+        fixity = hashlib.sha256()
+        done = 0
+        with open(path, "rb", buffering=0) as src:
+            while done < size:
+                count = src.readinto(self.buffer)
+                if not count:
+                    break
+                view = memoryview(self.buffer)[: min(count, size - done)]
+                pending = self.tar.helpers.submit(fixity.update, view)
+                sink(view)
+                pending.result()
+                done += len(view)
+        if done != size or os.stat(path).st_size != size:
+            raise InvalidPackageError(
+                self.package.name, [Problem(rel, "file changed size while being copied", rule="copy")]
+            )
+        want = self.expected.get(rel) if self.expected is not None else None
+        if self.expected is not None and rel.startswith("data/") and want != fixity.hexdigest():
+            raise InvalidPackageError(
+                "AIP hỏng, không bàn giao / damaged AIP refused",
+                [
+                    Problem(
+                        f"{self.package.name}: {rel}",
+                        "sha256 checksum differs from the AIP's manifest"
+                        if want
+                        else "not in the AIP's manifest",
+                        f"expected {want}, found {fixity.hexdigest()}" if want else None,
+                        "fixity",
+                    )
+                ],
+            )
+
+
+def _manifest_digests(bag: Path) -> dict[str, str]:
+    """The AIP's own manifest-sha256.txt: bag-relative path -> SHA-256."""
+    from .bag import decode_path
+
+    digests = {}
+    try:
+        text = (bag / "manifest-sha256.txt").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidPackageError(
+            str(bag), [Problem("manifest-sha256.txt", f"unreadable ({exc})", rule="bag")]
+        ) from exc
+    for line in text.splitlines():
+        digest, _sep, rel = line.strip().partition(" ")
+        if rel:
+            digests[unicodedata.normalize("NFC", decode_path(rel.strip().lstrip("*")))] = digest.lower()
+    return digests
+
+
+class _Sink:
+    """The write side zipfile sees: not seekable, so it streams with data descriptors."""
+
+    def __init__(self, tar: _TarStream) -> None:
+        self.write = tar.write
+        self.flush = tar.flush
+
+
+def stored_zip_size(entries: Sequence[tuple[str, int]]) -> int:
+    """Exact size of the stored zip that :mod:`zipfile` streams for ``entries`` (name, size).
+
+    Follows zipfile's rules for a non-seekable output: a data descriptor after each member,
+    ZIP64 extras where sizes or offsets need them. The copy checks the result byte for byte.
+    """
+    limit = zipfile.ZIP64_LIMIT
+    offset = 0
+    central = 0
+    for name, size in entries:
+        encoded = len(name.encode("utf-8"))
+        zip64 = size * 1.05 > limit
+        offset_before = offset
+        offset += 30 + encoded + (20 if zip64 else 0) + size + (24 if zip64 else 16)
+        extra = (8 if size > limit else 0) * 2 + (8 if offset_before > limit else 0)
+        central += 46 + encoded + (4 + extra if extra else 0)
+    end = 22
+    if len(entries) > zipfile.ZIP_FILECOUNT_LIMIT or offset > limit or central > limit:
+        end += 56 + 20
+    return offset + central + end
 
 
 # --- writing one fonds ----------------------------------------------------------------------------
@@ -284,7 +383,8 @@ def handover(
     receiver: Party,
     fonds: Sequence[str] | None = None,
     package_format: str = "zip",
-    audit: Audit | None = full_audit,
+    audit: Audit | None = structural_audit,
+    verify_digests: bool = True,
     fonds_records: Mapping[str, FondsRecord] | None = None,
     handover_date: date | None = None,
     workers: int | None = None,
@@ -295,8 +395,12 @@ def handover(
 
     ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores); ``fonds`` limits the fonds
     handed over (default: every fonds found). ``audit`` runs on each AIP before anything is
-    written (``None`` skips it: only for AIPs audited moments ago). Raises
-    :class:`InvalidPackageError` listing every AIP the audit refused, with the reasons.
+    written; every AIP it refuses is listed, with the reasons, in one :class:`InvalidPackageError`.
+    With ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest
+    as it is copied; a mismatch stops that fonds, nothing is published. The defaults together
+    equal :func:`full_audit` with one read per file; pass ``audit=full_audit`` to re-hash up
+    front too, or an audit backed by the storage ledger. ``audit=None, verify_digests=False``
+    only for AIPs audited moments ago.
     """
     if package_format not in ("zip", "bag"):
         raise UserInputError(f"{package_format}: package format must be 'zip' or 'bag'")
@@ -319,6 +423,7 @@ def handover(
                     receiver,
                     package_format,
                     audit,
+                    verify_digests,
                     (fonds_records or {}).get(code),
                     pool,
                     progress,
@@ -361,6 +466,7 @@ def _handover_fonds(
     receiver: Party,
     package_format: str,
     audit: Audit | None,
+    verify_digests: bool,
     record: FondsRecord | None,
     pool: Executor | None,
     progress: Progress | None,
@@ -388,7 +494,7 @@ def _handover_fonds(
         try:
             with open(partial, "wb") as fh:
                 writer = _BagWriter(fh, name, work, progress)
-                packages = writer.add_packages(entries, package_format)
+                packages = writer.add_packages(entries, package_format, verify_digests)
                 writer.add_documents(stats, packages, sender, receiver, when, package_format)
                 digest = writer.finish(
                     _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
@@ -481,26 +587,45 @@ class _BagWriter:
         self.octets += size
 
     def add_packages(
-        self, entries: Sequence[tuple[Path, PackageFacts]], package_format: str
+        self, entries: Sequence[tuple[Path, PackageFacts]], package_format: str, verify: bool
     ) -> list[HandedPackage]:
         handed = []
         for done, (path, facts) in enumerate(entries, start=1):
+            source = _Source(self.tar, path, _manifest_digests(path) if verify else None)
             if package_format == "zip":
                 rel = f"{PACKAGES_DIR}/{path.name}.zip"
-                temp = self.work / "aip.zip"
-                _write_stored_zip(path / "data", path.name, temp)
-                size, digest = self.tar.add_file(f"{self.root}/{rel}", temp)
-                temp.unlink()
-                self._record(rel, size, digest)
+                size, digest = self._add_zip(path, rel, source)
             else:
                 rel = f"{PACKAGES_DIR}/{path.name}"
-                size, digest = self._add_tree(path, rel)
+                size, digest = self._add_tree(path, rel, source)
             handed.append(HandedPackage(rel, facts.objid, facts.arc_file_code, facts.title, size, digest))
             if self.progress:
                 self.progress("đóng gói bàn giao / writing", done, len(entries))
         return handed
 
-    def _add_tree(self, folder: Path, rel: str) -> tuple[int, str]:
+    def _add_zip(self, bag: Path, rel: str, source: _Source) -> tuple[int, str]:
+        """The AIP's TT05 ``.zip`` (its ``data/`` under one root folder), streamed into the tar."""
+        root = bag / "data"
+        if not (root / "METS.xml").is_file():
+            raise UserInputError(f"{bag}: not a package (no METS.xml)")
+        members = []
+        for path in _regular_files(root):
+            info = zipfile.ZipInfo.from_file(path, f"{bag.name}/{path.relative_to(root).as_posix()}")
+            info.compress_type = zipfile.ZIP_STORED
+            members.append((path, info))
+        size = stored_zip_size([(info.filename, info.file_size) for _path, info in members])
+        self.tar.begin(f"{self.root}/{rel}", size)
+        sink: Any = _Sink(self.tar)  # write + flush, no tell/seek: zipfile streams
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for path, info in members:
+                inner = f"data/{path.relative_to(root).as_posix()}"
+                with archive.open(info, "w") as member:
+                    source.copy(path, inner, member.write, info.file_size)
+        digest = self.tar.end()
+        self._record(rel, size, digest)
+        return size, digest
+
+    def _add_tree(self, folder: Path, rel: str, source: _Source) -> tuple[int, str]:
         """Add a bag folder file by file; returns (bytes, SHA-256 of its tagmanifest-sha256.txt).
 
         The tag manifest seals the bag (it covers the manifest, which covers the payload), so its
@@ -511,7 +636,10 @@ class _BagWriter:
         for file in _regular_files(folder):
             inner = file.relative_to(folder).as_posix()
             member = f"{rel}/{inner}"
-            size, digest = self.tar.add_file(f"{self.root}/{member}", file)
+            size = file.stat().st_size
+            self.tar.begin(f"{self.root}/{member}", size)
+            source.copy(file, inner, self.tar.write, size)
+            digest = self.tar.end()
             self._record(member, size, digest)
             total += size
             if inner == BAG_SEAL:
@@ -581,19 +709,6 @@ def _regular_files(folder: Path) -> Iterator[Path]:
             if path.is_symlink() or not path.is_file():
                 raise UnsafePathError(f"{path}: not a regular file (symlinks are refused)")
             yield path
-
-
-def _write_stored_zip(root: Path, name: str, target: Path) -> None:
-    """The TT05 ``.zip`` of a package folder (stored, one root folder), copied in large chunks."""
-    if not (root / "METS.xml").is_file():
-        raise UserInputError(f"{root.parent}: not a package (no METS.xml)")
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for path in _regular_files(root):
-            info = zipfile.ZipInfo.from_file(path, f"{name}/{path.relative_to(root).as_posix()}")
-            info.compress_type = zipfile.ZIP_STORED
-            with open(path, "rb", buffering=0) as src, archive.open(info, "w") as dst:
-                while chunk := src.read(CHUNK):
-                    dst.write(chunk)
 
 
 # --- the handover record --------------------------------------------------------------------------
