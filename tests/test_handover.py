@@ -321,3 +321,35 @@ def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_pa
         handover([], out, sender=SENDER, receiver=RECEIVER)
     with pytest.raises(UserInputError):
         handover(p08, out, sender=Party(" "), receiver=RECEIVER)
+
+
+def test_stored_zip_size_is_exact_for_streamed_zips() -> None:
+    from oais_preserve.handover import stored_zip_size
+
+    class Stream:  # write-only, like the tar member zipfile streams into
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, chunk: bytes) -> int:
+            self.data += chunk
+            return len(chunk)
+
+        def flush(self) -> None:
+            pass
+
+    entries = [
+        ("AIP/METS.xml", 1234),
+        ("AIP/representations/rep1/data/Biên bản họp.pdf", 0),
+        ("AIP/x.tif", 70001),
+    ]
+    stream = Stream()
+    sink: object = stream
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
+        for name, size in entries:
+            info = zipfile.ZipInfo(name, (2026, 12, 15, 8, 0, 0))
+            info.file_size = size
+            with archive.open(info, "w") as member:
+                member.write(bytes(size))
+    assert len(stream.data) == stored_zip_size(entries)
+    with zipfile.ZipFile(io.BytesIO(bytes(stream.data))) as check:
+        assert check.testzip() is None and check.namelist() == [name for name, _size in entries]
