@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from .bag import encode_path, human_size, validate_bag
+from .bag import encode_path, human_size, read_bag_info, validate_bag
 from .errors import InvalidPackageError, OaisPreserveError, Problem, UnsafePathError, UserInputError
 from .packages import _executor
 from .profile import SOFTWARE_NAME, now
@@ -168,20 +168,43 @@ def find_aips(stores: Iterable[Path]) -> Iterator[Path]:
                 yield here
 
 
+def _group_of(path: Path) -> str | None:
+    """The fonds a bag says it belongs to in bag-info (a cheap pre-filter; METS decides)."""
+    try:
+        values = read_bag_info(path).get("Bag-Group-Identifier")
+    except OaisPreserveError:
+        return None
+    return values[0] if values else None
+
+
 def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[tuple[Path, PackageFacts]]]:
+    """The AIPs of each wanted fonds; an unreadable AIP that may belong to one is refused by name."""
     by_fonds: dict[str, list[tuple[Path, PackageFacts]]] = {}
     objids: dict[str, Path] = {}
-    for path in aips:
-        facts = read_package_facts(Path(path))
+    unreadable: list[Problem] = []
+    for path in map(Path, aips):
+        group = _group_of(path)
+        if wanted and group is not None and group not in wanted:
+            continue  # another fonds: its AIPs are not even opened
+        try:
+            facts = read_package_facts(path)
+        except OaisPreserveError as exc:
+            unreadable.append(Problem(path.name, str(exc), rule="unreadable"))
+            continue
         if facts.package_type != "AIP":
-            raise UserInputError(f"{path}: not an AIP ({facts.package_type or 'no OAISPACKAGETYPE'})")
+            unreadable.append(
+                Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
+            )
+            continue
         if wanted and facts.fonds_code not in wanted:
             continue
         if facts.objid in objids:  # another copy of the same AIP (a second store): hand over one
             log.info("%s: same OBJID as %s, skipped", path, objids[facts.objid])
             continue
-        objids[facts.objid] = Path(path)
-        by_fonds.setdefault(facts.fonds_code, []).append((Path(path), facts))
+        objids[facts.objid] = path
+        by_fonds.setdefault(facts.fonds_code, []).append((path, facts))
+    if unreadable:
+        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", unreadable)
     missing = [code for code in wanted or () if code not in by_fonds]
     if missing:
         raise UserInputError(f"không tìm thấy AIP của phông / no AIP found for fonds: {', '.join(missing)}")
@@ -897,8 +920,8 @@ def _safe_member(member: tarfile.TarInfo, roots: set[str]) -> str | None:
     parts = name.split("/")
     if name.startswith("/") or ".." in parts or "\\" in name or any(p in ("", ".") for p in parts[:-1]):
         return "path escapes the archive"
-    if not (member.isreg() or member.isdir()):
-        return "not a regular file or folder (links and devices are refused)"
+    if member.issparse() or not (member.isreg() or member.isdir()):
+        return "not a plain file or folder (links, devices and sparse files are refused)"
     roots.add(parts[0])
     return None
 
@@ -1029,8 +1052,6 @@ def _check_profile(root: Path, tar_path: Path, receipt: HandoverReceipt) -> None
 
 
 def _bag_info_of(root: Path) -> dict[str, str]:
-    from .bag import read_bag_info
-
     try:
         return {label: values[0] for label, values in read_bag_info(root).items()}
     except InvalidPackageError:

@@ -24,7 +24,6 @@ from typing import Any
 
 from lxml import etree
 
-from .bag import read_bag_info
 from .description import date_bounds
 from .errors import InvalidPackageError, Problem, UserInputError
 from .profile import NS_CSIP, NS_METS, NS_PREMIS
@@ -212,15 +211,6 @@ def read_package_facts(path: Path) -> PackageFacts:
         created=header.get("CREATEDATE", ""),
         digitized_at=_digitized_at(premis),
     )
-
-
-def fonds_of(path: Path) -> str:
-    """The fonds code of a stored AIP bag, cheaply: bag-info ``Bag-Group-Identifier`` first."""
-    if (Path(path) / "bagit.txt").is_file():
-        values = read_bag_info(Path(path)).get("Bag-Group-Identifier")
-        if values:
-            return values[0]
-    return read_package_facts(path).fonds_code
 
 
 # --- adding up per fonds --------------------------------------------------------------------------

@@ -353,3 +353,21 @@ def test_stored_zip_size_is_exact_for_streamed_zips() -> None:
     assert len(stream.data) == stored_zip_size(entries)
     with zipfile.ZipFile(io.BytesIO(bytes(stream.data))) as check:
         assert check.testzip() is None and check.namelist() == [name for name, _size in entries]
+
+
+def test_unreadable_aip_blocks_only_its_own_fonds(fonds_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for bag in sorted(fonds_store.iterdir()):
+        if "P08" in (bag / "bag-info.txt").read_text():
+            shutil.copytree(bag, store / bag.name)
+    broken = store / "broken-P07"
+    (broken / "data").mkdir(parents=True)
+    (broken / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (broken / "bag-info.txt").write_text("Bag-Group-Identifier: P07\n")
+    (broken / "data" / "METS.xml").write_text("<mets")  # not well-formed
+    results = handover(find_aips([store]), tmp_path / "a", sender=SENDER, receiver=RECEIVER, fonds=["P08"])
+    assert [r.fonds_code for r in results] == ["P08"]
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([store]), tmp_path / "b", sender=SENDER, receiver=RECEIVER, workers=1)
+    assert [p.where for p in caught.value.problems] == ["broken-P07"]
+    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())

@@ -98,14 +98,21 @@ def handover_command(
 @click.option(
     "--sha256", "expected", help="Expected SHA-256 of the tar (default: the .sha256 file beside it)."
 )
+@click.option(
+    "--workdir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Where to unpack the tar while checking it (default: the system's temporary folder).",
+)
 @workers_option
 @json_option
-def verify_handover_command(package: Path, expected: str | None, workers: int | None, as_json: bool) -> None:
+def verify_handover_command(
+    package: Path, expected: str | None, workdir: Path | None, workers: int | None, as_json: bool
+) -> None:
     """Check a handover tar as the receiving side and print a receipt (biên nhận)."""
     from ..handover import verify_handover
 
     with handle_errors(as_json):
-        receipt = verify_handover(package, expected_sha256=expected, workers=workers)
+        receipt = verify_handover(package, expected_sha256=expected, workers=workers, workdir=workdir)
 
     def human() -> None:
         status = "ĐÃ NHẬN ĐỦ, HỢP LỆ / RECEIVED, VALID" if receipt.ok else "CÓ SAI LỆCH / DISCREPANCIES"
