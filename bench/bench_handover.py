@@ -13,8 +13,7 @@ warm page cache:
   AIP first, each payload digest checked against the AIP's manifest during the copy, AIPs
   carried as TT05 zips streamed into the tar, the tar written and fsynced;
 * ours, ``bag``: the same with the AIPs carried as bags;
-* ours, ``zip, full audit first``: ``audit=full_audit`` (every file re-hashed before the copy too);
-
+* ours, ``zip, full audit first``: ``audit=full_audit`` (every file re-hashed before the copy too).
 
 Ratios are anchor seconds / our seconds per round (1.0 = as fast as the anchor), reported as
 the median of the rounds. MB = 10^6 bytes.

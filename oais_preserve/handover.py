@@ -503,7 +503,7 @@ def _handover_fonds(
     with _locked(out_dir / f".{name}.tar.lock", final):
         if final.exists() and sha_file.exists():
             return _finished(code, final, sha_file, started)
-        if final.exists():  # published, but the crash came before the digest file: recompute it
+        if final.exists():  # published, but its digest file was lost: recompute it
             _write_sha_file(sha_file, _sha256_of(final), final.name)
             return _finished(code, final, sha_file, started)
         if audit is not None:
@@ -517,11 +517,13 @@ def _handover_fonds(
         try:
             with open(partial, "wb") as fh:
                 writer = _BagWriter(fh, name, work, progress)
-                packages = writer.add_packages(entries, package_format, verify_digests)
-                writer.add_documents(stats, packages, sender, receiver, when, package_format)
-                digest = writer.finish(
-                    _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
-                )
+                try:
+                    packages = writer.add_packages(entries, package_format, verify_digests)
+                    writer.add_documents(stats, packages, sender, receiver, when, package_format)
+                    info = _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
+                    digest = writer.finish(info)
+                finally:
+                    writer.tar.helpers.shutdown()
                 fh.flush()
                 os.fsync(fh.fileno())
             size = partial.stat().st_size
