@@ -25,7 +25,7 @@ from typing import Any
 from lxml import etree
 
 from .description import date_bounds
-from .errors import InvalidPackageError, Problem, UserInputError
+from .errors import DescriptionError, InvalidPackageError, Problem, UserInputError
 from .profile import NS_CSIP, NS_METS, NS_PREMIS
 from .validate import check_zip_members
 from .xmlcheck import safe_parser
@@ -222,6 +222,40 @@ class FondsRecord:
 
     paper_total: float | None = None
     paper_total_unit: str | None = None
+
+
+def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
+    """(mã phông, counters) from a fonds record JSON (``schemas/fonds.schema.json``).
+
+    Only TT02 PaperTotal is taken from it: every other figure is computed from the packages.
+    Raises :class:`DescriptionError` listing every problem of an invalid record.
+    """
+    from jsonschema import Draft202012Validator
+
+    from .schemas import JSON_SCHEMA_BASE, load_json_schema_registry
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"{path}: cannot read the fonds record ({exc})") from exc
+    registry = load_json_schema_registry()
+    schema = registry.contents(JSON_SCHEMA_BASE + "fonds.schema.json")
+    validator = Draft202012Validator(schema, registry=registry)
+    problems = [
+        Problem(
+            f"{path}: $" + "".join(f"[{p!r}]" for p in error.absolute_path),
+            error.message,
+            rule=str(error.validator),
+        )
+        for error in validator.iter_errors(data)
+    ]
+    if problems:
+        raise DescriptionError(problems)
+    total, unit = data.get("paperTotal"), data.get("paperTotalUnit")
+    labels = schema["properties"]["paperTotalUnit"].get("x-labels", {})
+    return str(data["fondsCode"]), FondsRecord(
+        float(total) if total is not None else None, labels.get(unit, unit).lower() if unit else None
+    )
 
 
 @dataclass

@@ -371,3 +371,29 @@ def test_unreadable_aip_blocks_only_its_own_fonds(fonds_store: Path, tmp_path: P
         handover(find_aips([store]), tmp_path / "b", sender=SENDER, receiver=RECEIVER, workers=1)
     assert [p.where for p in caught.value.problems] == ["broken-P07"]
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Path) -> None:
+    record = {
+        "archiveCode": "H55.22",
+        "fondsCode": "P08",
+        "fondsName": "Phông Ty Thủy lợi tỉnh Bắc Thái",
+        "organization": SENDER.organization,
+        "paperTotal": 12.5,
+        "paperTotalUnit": "shelfMetre",
+        "copyNumber": 999999,  # informative in the record: the list computes its own
+        "copyNumberUnit": "page",
+    }
+    path = tmp_path / "P08.json"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    args = ["handover", "P08", str(tmp_path / "out"), "--store", str(fonds_store), "--sender", "X", "-w", "1"]
+    result = CliRunner().invoke(main, [*args, "--fonds-record", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (handed,) = json.loads(result.output)["handovers"]
+    stats = handed["statistics"]
+    assert (stats["paper_total"], stats["paper_total_unit"]) == (12.5, "mét giá")
+    assert stats["copy_number"] == _independent_counts(fonds_store, "P08")["pages"] != 999999
+    assert verify_handover(Path(handed["path"]), workers=1).ok
+    path.write_text(json.dumps(record | {"paperTotal": "nhiều"}), encoding="utf-8")
+    bad = CliRunner().invoke(main, [*args, "--fonds-record", str(path)])
+    assert bad.exit_code == 2 and "paperTotal" in bad.output

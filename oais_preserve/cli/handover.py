@@ -45,6 +45,13 @@ from ._common import (
     show_default=True,
     help="Carry the AIPs as TT05 .zip files or as BagIt bags.",
 )
+@click.option(
+    "--fonds-record",
+    "fonds_records",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A fonds record JSON (schemas/fonds.schema.json) giving TT02 PaperTotal (repeatable).",
+)
 @click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), help="Handover date (default: today).")
 @workers_option
 @json_option
@@ -59,6 +66,7 @@ def handover_command(
     receiver_name: str,
     receiver_position: str,
     package_format: str,
+    fonds_records: tuple[Path, ...],
     when: datetime | None,
     workers: int | None,
     as_json: bool,
@@ -68,9 +76,11 @@ def handover_command(
     Each AIP is audited first; one tar per fonds is written into OUT, with NAME.tar.sha256 beside it.
     """
     from ..handover import Party, find_aips, handover
+    from ..statistics import load_fonds_record
 
     progress = Progress(enabled=not as_json and sys.stderr.isatty())
     with handle_errors(as_json):
+        records = dict(load_fonds_record(path) for path in fonds_records)
         results = handover(
             find_aips(stores),
             out,
@@ -78,6 +88,7 @@ def handover_command(
             receiver=Party(receiver, receiver_name, receiver_position),
             fonds=list(fonds),
             package_format=package_format,
+            fonds_records=records,
             handover_date=when.date() if when else None,
             workers=workers,
             progress=progress,
