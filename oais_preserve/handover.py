@@ -498,14 +498,15 @@ def _handover_fonds(
     name = handover_name(code, when)
     final = out_dir / f"{name}.tar"
     sha_file = out_dir / f"{name}.tar.sha256"
+    objids = {facts.objid for _path, facts in entries}
     if final.exists() and sha_file.exists():
-        return _finished(code, final, sha_file, started)
+        return _finished(code, final, sha_file, objids, started)
     with _locked(out_dir / f".{name}.tar.lock", final):
         if final.exists() and sha_file.exists():
-            return _finished(code, final, sha_file, started)
+            return _finished(code, final, sha_file, objids, started)
         if final.exists():  # published, but its digest file was lost: recompute it
             _write_sha_file(sha_file, _sha256_of(final), final.name)
-            return _finished(code, final, sha_file, started)
+            return _finished(code, final, sha_file, objids, started)
         if audit is not None:
             _audit_all(entries, audit, pool, progress)
         facts = [fact for _path, fact in entries]
@@ -537,7 +538,17 @@ def _handover_fonds(
     return HandoverResult(code, final, digest, size, tuple(packages), stats, time.monotonic() - started)
 
 
-def _finished(code: str, final: Path, sha_file: Path, started: float) -> HandoverResult:
+def _finished(code: str, final: Path, sha_file: Path, objids: set[str], started: float) -> HandoverResult:
+    """A handover already in place counts only if it carries exactly the AIPs asked for now."""
+    from .yearreport import read_handover_record
+
+    listed = {package.get("objid") for package in read_handover_record(final)["packages"]}
+    if listed != objids:
+        raise UserInputError(
+            f"{final}: đã có biên bản bàn giao cùng ngày với danh sách gói khác / a handover of this "
+            f"fonds and date already exists with other AIPs ({len(listed)} listed, {len(objids)} now); "
+            "choose another --date or move it away"
+        )
     return HandoverResult(
         code,
         final,

@@ -18,7 +18,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -288,12 +288,21 @@ class FondsStatistics:
         return asdict(self)
 
 
-def _earlier(a: str | None, b: str) -> str:
-    return b if a is None or date_bounds(b)[0] < date_bounds(a)[0] else a
+def _bounds(text: str) -> tuple[date, date] | None:
+    try:
+        return date_bounds(text)
+    except ValueError:
+        return None  # a malformed date in a package is the validator's finding, not a crash here
 
 
-def _later(a: str | None, b: str) -> str:
-    return b if a is None or date_bounds(b)[1] > date_bounds(a)[1] else a
+def _earlier(a: str | None, b: str) -> str | None:
+    new, old = _bounds(b), _bounds(a) if a else None
+    return b if new and (old is None or new[0] < old[0]) else a
+
+
+def _later(a: str | None, b: str) -> str | None:
+    new, old = _bounds(b), _bounds(a) if a else None
+    return b if new and (old is None or new[1] > old[1]) else a
 
 
 def fonds_statistics(

@@ -309,6 +309,9 @@ def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_pa
     assert receipt.receiver == "Bộ Nội vụ" and receipt.statistics and receipt.statistics.hoso == 2
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and json.loads(again.output)["handovers"][0]["skipped"]
+    # the same fonds and date with a different set of AIPs is not taken for a finished job
+    other = CliRunner().invoke(main, [*args[:3], "--store", str(store_b), *args[7:]])
+    assert other.exit_code == 2 and "other AIPs" in other.output
     # a crash between publishing the tar and writing its digest: the re-run writes the digest
     Path(f"{result['path']}.sha256").unlink()
     assert CliRunner().invoke(main, args).exit_code == 0
