@@ -30,10 +30,12 @@ from .errors import (
 )
 from .executors import open_executor
 from .fixity import FileJob, FileRecord, read_file, read_files
+from .handover import HandoverReceipt, HandoverResult, Party, find_aips, handover, verify_handover
 from .identify import FormatIdentifier, Identification, default_identifier
 from .ingest import ingest
 from .ledger import Ledger
 from .packages import BuildResult, build_aip, build_sip, export_zip
+from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
 from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
 from .validate import ValidationReport, validate
 
@@ -44,13 +46,18 @@ __all__ = [
     "Document",
     "FileJob",
     "FileRecord",
+    "FondsStatistics",
     "FormatIdentifier",
+    "HandoverReceipt",
+    "HandoverResult",
     "HoSo",
     "Identification",
     "IdentificationError",
     "InvalidPackageError",
     "Ledger",
     "OaisPreserveError",
+    "PackageFacts",
+    "Party",
     "Problem",
     "RepairResult",
     "StorageConfig",
@@ -64,16 +71,21 @@ __all__ = [
     "build_sip",
     "default_identifier",
     "export_zip",
+    "find_aips",
+    "fonds_statistics",
+    "handover",
     "ingest",
     "load_description",
     "load_storage_config",
     "open_executor",
     "read_file",
     "read_files",
+    "read_package_facts",
     "reindex",
     "repair",
     "replicate",
     "store",
     "validate",
     "validate_description",
+    "verify_handover",
 ]

@@ -62,3 +62,43 @@ def sample_fonds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[P
     root = tmp_path_factory.mktemp("fonds")
     descriptions = generate_sample_fonds(root, hoso_count=3, seed=7)
     return root / "scans", descriptions
+
+
+@pytest.fixture(scope="session")
+def fonds_store(sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of AIP bags: 30 hồ sơ of fonds P07 and 2 of fonds P08, built once per session.
+
+    Rendering 30 hồ sơ of scans takes over a minute, so the 30 descriptions are derived from the
+    3 generated ones: each copy gets its own mã hồ sơ and title (and every third one drops its
+    last document, so the counts differ between hồ sơ) and reuses the generated scans. The
+    two P08 hồ sơ are copies re-assigned to another fonds.
+    """
+    import json
+
+    from oais_preserve.packages import build_aip
+
+    scans, descriptions = sample_fonds
+    root = tmp_path_factory.mktemp("store")
+    store = root / "store"
+    derived = root / "descriptions"
+    derived.mkdir()
+    originals = [json.loads(path.read_text(encoding="utf-8")) for path in descriptions]
+    plan = [("P07", i) for i in range(30)] + [("P08", i) for i in range(2)]
+    for fonds, index in plan:
+        data = json.loads(json.dumps(originals[index % len(originals)]))
+        hoso = data["hoso"]
+        head, _sep, number = hoso["fileCode"].rpartition(".")
+        hoso["fileCode"] = f"{head}.{int(number) + 1000 * (index + 1) + (500 if fonds == 'P08' else 0)}"
+        hoso["title"] = f"{hoso['title']} (bản {index + 1})"
+        if fonds == "P08":
+            data["fonds"] |= {"fondsCode": "P08", "fondsName": "Phông Ty Thủy lợi tỉnh Bắc Thái"}
+        if index % 3 == 2 and len(data["documents"]) > 1:
+            dropped = data["documents"].pop()
+            hoso["totalDoc"] = len(data["documents"])
+            hoso["numberOfPage"] -= int(dropped.get("numberOfPage", 0))
+            if "numberOfPaper" in hoso and dropped.get("kind") == "doc":
+                hoso["numberOfPaper"] = max(1, hoso["numberOfPaper"] - int(dropped.get("numberOfPage", 0)))
+        path = derived / f"{fonds}-{index}.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        build_aip(path, scans, store, workers=1)
+    return store

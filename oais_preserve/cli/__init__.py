@@ -8,10 +8,8 @@ Each module below registers the commands of one concept on the ``main`` group.
 
 from __future__ import annotations
 
-from . import (
-    packaging,  # noqa: F401  (registers its commands)
-    storage,  # noqa: F401  (registers its commands)
-)
+# Each of these modules registers its commands on ``main`` when imported.
+from . import handover, packaging, storage  # noqa: F401
 from ._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USER, main
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_USER", "main"]

@@ -1,0 +1,199 @@
+"""Handover commands: handover (per fonds, to the Ministry), verify-handover (receiving side), report."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ._common import (
+    EXIT_INVALID,
+    Progress,
+    emit,
+    handle_errors,
+    json_option,
+    main,
+    problem_lines,
+    workers_option,
+)
+
+
+@main.command("handover")
+@click.argument("fonds", nargs=-1, required=True)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder holding AIP bags (repeatable); every bag under it is considered.",
+)
+@click.option("--sender", required=True, help="Bên giao: the archive handing over.")
+@click.option("--sender-name", default="", help="Representative of the sender (signs the record).")
+@click.option("--sender-position", default="", help="Position of the sender's representative.")
+@click.option("--receiver", default="Bộ Nội vụ", show_default=True, help="Bên nhận.")
+@click.option("--receiver-name", default="", help="Representative of the receiver.")
+@click.option("--receiver-position", default="", help="Position of the receiver's representative.")
+@click.option(
+    "--format",
+    "package_format",
+    type=click.Choice(["zip", "bag"]),
+    default="zip",
+    show_default=True,
+    help="Carry the AIPs as TT05 .zip files or as BagIt bags.",
+)
+@click.option(
+    "--fonds-record",
+    "fonds_records",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A fonds record JSON (schemas/fonds.schema.json) giving TT02 PaperTotal (repeatable).",
+)
+@click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), help="Handover date (default: today).")
+@workers_option
+@json_option
+def handover_command(
+    fonds: tuple[str, ...],
+    out: Path,
+    stores: tuple[Path, ...],
+    sender: str,
+    sender_name: str,
+    sender_position: str,
+    receiver: str,
+    receiver_name: str,
+    receiver_position: str,
+    package_format: str,
+    fonds_records: tuple[Path, ...],
+    when: datetime | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Hand over every AIP of each FONDS (mã phông / công trình / sưu tập) found in the stores.
+
+    Each AIP is audited first; one tar per fonds is written into OUT, with NAME.tar.sha256 beside it.
+    """
+    from ..handover import Party, find_aips, handover
+    from ..statistics import load_fonds_record
+
+    progress = Progress(enabled=not as_json and sys.stderr.isatty())
+    with handle_errors(as_json):
+        records = dict(load_fonds_record(path) for path in fonds_records)
+        results = handover(
+            find_aips(stores),
+            out,
+            sender=Party(sender, sender_name, sender_position),
+            receiver=Party(receiver, receiver_name, receiver_position),
+            fonds=list(fonds),
+            package_format=package_format,
+            fonds_records=records,
+            handover_date=when.date() if when else None,
+            workers=workers,
+            progress=progress,
+        )
+        progress.close()
+
+    def human() -> None:
+        for result in results:
+            state = "đã có sẵn / already written" if result.skipped else "đã bàn giao / written"
+            count = f"{len(result.packages)} AIP, " if not result.skipped else ""
+            click.echo(f"{state}: {result.path} ({count}{result.bytes} bytes)\n  SHA-256 {result.sha256}")
+
+    emit(as_json, {"ok": True, "handovers": [r.to_dict() for r in results]}, human)
+
+
+@main.command("verify-handover")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--sha256", "expected", help="Expected SHA-256 of the tar (default: the .sha256 file beside it)."
+)
+@click.option(
+    "--workdir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Where to unpack the tar while checking it (default: the system's temporary folder).",
+)
+@workers_option
+@json_option
+def verify_handover_command(
+    package: Path, expected: str | None, workdir: Path | None, workers: int | None, as_json: bool
+) -> None:
+    """Check a handover tar as the receiving side and print a receipt (biên nhận)."""
+    from ..handover import verify_handover
+
+    with handle_errors(as_json):
+        receipt = verify_handover(package, expected_sha256=expected, workers=workers, workdir=workdir)
+
+    def human() -> None:
+        status = "ĐÃ NHẬN ĐỦ, HỢP LỆ / RECEIVED, VALID" if receipt.ok else "CÓ SAI LỆCH / DISCREPANCIES"
+        click.echo(f"{status}: {package}")
+        click.echo(f"  SHA-256: {receipt.sha256}")
+        click.echo(f"  Phông: {receipt.fonds_code or '?'} {receipt.fonds_name or ''}")
+        click.echo(f"  Bên giao: {receipt.sender or '?'}; bên nhận: {receipt.receiver or '?'}")
+        stats = receipt.statistics
+        if stats is not None:
+            click.echo(
+                f"  Đã nhận / received: {stats.packages} AIP, {stats.hoso} hồ sơ, "
+                f"{stats.documents} tài liệu, {stats.pages} trang, {stats.sheets} tờ, {stats.bytes} bytes"
+            )
+        for package_entry in receipt.packages:
+            mark = "ok" if package_entry["valid"] else "HỎNG"
+            click.echo(f"    [{mark}] {package_entry.get('arc_file_code', '?')}  {package_entry['name']}")
+        if receipt.problems:
+            click.echo(f"  {len(receipt.problems)} sai lệch / discrepancies:")
+            for line in problem_lines(receipt.problems, limit=200):
+                click.echo(line)
+
+    emit(as_json, receipt.to_dict(), human)
+    if not receipt.ok:
+        sys.exit(EXIT_INVALID)
+
+
+@main.command("report")
+@click.option("--year", type=click.IntRange(1900, 9999), required=True, help="The reporting year.")
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder holding AIP bags (repeatable).",
+)
+@click.option(
+    "--handovers",
+    "handover_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder holding handover tars (repeatable).",
+)
+@click.option("--organization", default="", help="Name of the reporting archive (default: from the AIPs).")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def report_command(
+    year: int,
+    stores: tuple[Path, ...],
+    handover_dirs: tuple[Path, ...],
+    organization: str,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Write the yearly progress report per fonds into OUT (bao-cao-YYYY.xlsx, .html, .json)."""
+    from ..handover import find_aips
+    from ..yearreport import find_handovers, write_report, yearly_report
+
+    with handle_errors(as_json):
+        report = yearly_report(
+            year,
+            find_aips(stores),
+            handovers=find_handovers(handover_dirs),
+            organization=organization,
+        )
+        written = write_report(report, out)
+
+    def human() -> None:
+        click.echo(f"báo cáo năm / report {year}: {len(report.rows)} phông")
+        for ext, path in written.items():
+            click.echo(f"  {ext}: {path}")
+
+    emit(as_json, {"ok": True, "files": {k: str(v) for k, v in written.items()}, **report.to_dict()}, human)

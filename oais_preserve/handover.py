@@ -1,0 +1,1199 @@
+"""Handover to the Ministry (Bộ Nội vụ) per fonds, and its verification on the receiving side.
+
+:func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập, audits every
+one first (a damaged AIP stops that fonds' handover, with the reason), and writes one handover
+package per fonds: a BagIt bag declaring ``schemas/handover-bagit-profile.json``, carrying the
+AIPs as TT05 ``.zip`` files (or as bags), the danh mục thống kê (xlsx, csv, json) and the biên
+bản bàn giao (xlsx to print and sign, json for machines). The bag is serialized straight into
+an uncompressed tar, hashed while it is written; its SHA-256 is recorded beside it in
+``NAME.tar.sha256`` (``sha256sum -c`` format). The tar is written under a temporary name and
+renamed into place when complete; a re-run skips finished fonds and redoes unfinished ones.
+
+:func:`verify_handover` is the receiving side: the tar's digest, the bag and its profile, every
+AIP inside, and the statistics list and record against what is actually inside.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from . import __version__
+from .bag import encode_path, human_size, read_bag_info, validate_bag
+from .errors import InvalidPackageError, OaisPreserveError, Problem, UnsafePathError, UserInputError
+from .packages import _executor
+from .profile import SOFTWARE_NAME, now
+from .schemas import SCHEMA_DIR
+from .staging import _fsync_dir, _locked
+from .statistics import (
+    COLUMNS,
+    COUNT_KEYS,
+    FondsRecord,
+    FondsStatistics,
+    PackageFacts,
+    fonds_statistics,
+    read_package_facts,
+    read_statistics_xlsx,
+    write_statistics_csv,
+    write_statistics_json,
+    write_statistics_xlsx,
+)
+from .validate import ValidationReport, validate
+
+log = logging.getLogger(__name__)
+
+PROFILE_FILE = "handover-bagit-profile.json"
+PROFILE_ID = "https://oais-preserve.invalid/schemas/handover-bagit-profile.json"
+PACKAGES_DIR = "data/goi-aip"
+STATISTICS_BASE = "data/thong-ke/danh-muc-thong-ke"
+RECORD_BASE = "data/bien-ban/bien-ban-ban-giao"
+RECORD_SCHEMA = "oais_preserve/bien-ban-ban-giao/1"
+CHUNK = 4 << 20
+BAG_SEAL = "tagmanifest-sha256.txt"
+
+Progress = Callable[[str, int, int], None]
+Audit = Callable[[Path], ValidationReport]
+
+
+def full_audit(path: Path) -> ValidationReport:
+    """:func:`validate` with every payload digest re-computed (reads every file)."""
+    return validate(path, verify=True)
+
+
+def structural_audit(path: Path) -> ValidationReport:
+    """:func:`validate` without re-hashing the payload: bag completeness, sizes, Payload-Oxum,
+    tag manifests, METS / PREMIS / EAD schemas and the E-ARK rules.
+
+    The handover's default: the payload digests are checked against the AIP's manifest while
+    the files are copied (``verify_digests``), so the two halves make a full audit with one read.
+    """
+    return validate(path, verify=False)
+
+
+def _run_audit(audit: Audit, path: Path) -> ValidationReport:
+    """One audit; a package too damaged to be read at all becomes a report with that reason."""
+    try:
+        return audit(path)
+    except OaisPreserveError as exc:
+        message = str(exc).replace(str(path), path.name)
+        return ValidationReport(path, "package", [Problem(path.name, message, rule="unreadable")])
+
+
+def _audit_each(audit: Audit, paths: Sequence[Path], pool: Executor | None) -> Iterator[ValidationReport]:
+    run = functools.partial(_run_audit, audit)
+    yield from (pool.map(run, paths) if pool is not None else map(run, paths))
+
+
+def handover_profile() -> dict[str, Any]:
+    """The BagIt profile every handover bag declares (a fresh copy)."""
+    data: dict[str, Any] = json.loads((SCHEMA_DIR / PROFILE_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class Party:
+    """One side of the handover: the organisation and the person who signs for it."""
+
+    organization: str
+    representative: str = ""
+    position: str = ""
+
+
+@dataclass(frozen=True)
+class HandedPackage:
+    """One AIP as carried in the handover bag."""
+
+    name: str  # bag-relative path, e.g. data/goi-aip/urn_P07_uuid_….zip
+    objid: str
+    arc_file_code: str
+    title: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class HandoverResult:
+    fonds_code: str
+    path: Path  # the .tar
+    sha256: str
+    bytes: int
+    packages: tuple[HandedPackage, ...]
+    statistics: FondsStatistics | None
+    seconds: float
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fonds_code": self.fonds_code,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "packages": [asdict(p) for p in self.packages],
+            "statistics": self.statistics.to_dict() if self.statistics else None,
+            "seconds": round(self.seconds, 3),
+            "skipped": self.skipped,
+        }
+
+
+# --- finding the AIPs ------------------------------------------------------------------------------
+
+
+def find_aips(stores: Iterable[Path]) -> Iterator[Path]:
+    """Every bag under the store folders (a folder holding ``bagit.txt``); bags are not descended into."""
+    for store in stores:
+        store = Path(store)
+        if not store.is_dir():
+            raise UserInputError(f"{store}: store folder not found")
+        for dirpath, dirnames, _files in os.walk(store):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
+            if (here / "bagit.txt").is_file():
+                dirnames[:] = []
+                yield here
+
+
+def _group_of(path: Path) -> str | None:
+    """The fonds a bag says it belongs to in bag-info (a cheap pre-filter; METS decides)."""
+    try:
+        values = read_bag_info(path).get("Bag-Group-Identifier")
+    except OaisPreserveError:
+        return None
+    return values[0] if values else None
+
+
+def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[tuple[Path, PackageFacts]]]:
+    """The AIPs of each wanted fonds; an unreadable AIP that may belong to one is refused by name."""
+    by_fonds: dict[str, list[tuple[Path, PackageFacts]]] = {}
+    objids: dict[str, Path] = {}
+    unreadable: list[Problem] = []
+    for path in map(Path, aips):
+        group = _group_of(path)
+        if wanted and group is not None and group not in wanted:
+            continue  # another fonds: its AIPs are not even opened
+        try:
+            facts = read_package_facts(path)
+        except OaisPreserveError as exc:
+            unreadable.append(Problem(path.name, str(exc), rule="unreadable"))
+            continue
+        if facts.package_type != "AIP":
+            unreadable.append(
+                Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
+            )
+            continue
+        if wanted and facts.fonds_code not in wanted:
+            continue
+        if facts.objid in objids:  # another copy of the same AIP (a second store): hand over one
+            log.info("%s: same OBJID as %s, skipped", path, objids[facts.objid])
+            continue
+        objids[facts.objid] = path
+        by_fonds.setdefault(facts.fonds_code, []).append((path, facts))
+    if unreadable:
+        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", unreadable)
+    missing = [code for code in wanted or () if code not in by_fonds]
+    if missing:
+        raise UserInputError(f"không tìm thấy AIP của phông / no AIP found for fonds: {', '.join(missing)}")
+    if not by_fonds:
+        raise UserInputError("không tìm thấy AIP nào / no AIP found in the stores")
+    for entries in by_fonds.values():
+        entries.sort(key=lambda entry: (entry[1].arc_file_code, entry[1].objid))
+    return by_fonds
+
+
+# --- the tar stream --------------------------------------------------------------------------------
+
+
+class _TarStream:
+    """Writes an uncompressed POSIX (pax) tar, hashing every byte written.
+
+    The digest of the current member (for the bag manifest) is computed on a helper thread
+    while the tar's own digest is computed on the caller's: hashlib releases the GIL, so the two
+    (and the caller's fixity digest of the source, on a third) share the cores.
+    """
+
+    def __init__(self, fh: IO[bytes], mtime: float) -> None:
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self._mtime = int(mtime)
+        self.helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handover-hash")
+        self.size = 0
+        self._member: Any = None
+        self._member_size = self._member_done = 0
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._sha.update(data)
+        self._fh.write(data)
+        self.size += len(data)
+
+    def begin(self, name: str, size: int) -> None:
+        """Start a member of ``size`` bytes; its data follows through :meth:`write`."""
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode, info.type = size, self._mtime, 0o644, tarfile.REGTYPE
+        info.uname = info.gname = ""
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict"))
+        self._member = hashlib.sha256()
+        self._member_size, self._member_done = size, 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Member data (the file-like side that zipfile writes into)."""
+        count = len(data)
+        if self._member_done + count > self._member_size:
+            raise OaisPreserveError(f"tar member overflow: {self._member_done + count} > {self._member_size}")
+        if count > 1 << 16:
+            pending = self.helpers.submit(self._member.update, data)
+            self._write(data)
+            pending.result()
+        else:
+            self._member.update(data)
+            self._write(data)
+        self._member_done += count
+        return count
+
+    def flush(self) -> None:
+        """zipfile flushes its output; the tar file is flushed once, at the end."""
+
+    def end(self) -> str:
+        """Close the current member (its size must be exactly as announced); returns its SHA-256."""
+        if self._member_done != self._member_size:
+            raise OaisPreserveError(
+                f"tar member size: {self._member_done} written, {self._member_size} announced"
+            )
+        if rest := self._member_size % tarfile.BLOCKSIZE:
+            self._write(bytes(tarfile.BLOCKSIZE - rest))
+        digest: str = self._member.hexdigest()
+        self._member = None
+        return digest
+
+    def add_bytes(self, name: str, data: bytes) -> str:
+        """Add a small member; returns its SHA-256."""
+        self.begin(name, len(data))
+        self.write(data)
+        return self.end()
+
+    def close(self) -> str:
+        """End of archive (two zero blocks, padded to a full record); returns the tar's SHA-256."""
+        self._write(bytes(2 * tarfile.BLOCKSIZE))
+        if rest := self.size % tarfile.RECORDSIZE:
+            self._write(bytes(tarfile.RECORDSIZE - rest))
+        self.helpers.shutdown()
+        return self._sha.hexdigest()
+
+
+class _Source:
+    """Copies package files into a sink in large chunks, checking each against its manifest digest.
+
+    This is the audit's fixity half, done during the copy so that every file is read once.
+    """
+
+    def __init__(self, tar: _TarStream, package: Path, expected: Mapping[str, str] | None) -> None:
+        self.tar = tar
+        self.package = package
+        self.expected = expected
+        self.buffer = bytearray(CHUNK)
+
+    def copy(self, path: Path, rel: str, sink: Callable[[memoryview], object], size: int) -> None:
+        """Stream ``path`` (``rel`` inside the bag) into ``sink``; exactly ``size`` bytes."""
+        fixity = hashlib.sha256()
+        done = 0
+        with open(path, "rb", buffering=0) as src:
+            while done < size:
+                count = src.readinto(self.buffer)
+                if not count:
+                    break
+                view = memoryview(self.buffer)[: min(count, size - done)]
+                pending = self.tar.helpers.submit(fixity.update, view)
+                sink(view)
+                pending.result()
+                done += len(view)
+        if done != size or os.stat(path).st_size != size:
+            raise InvalidPackageError(
+                self.package.name, [Problem(rel, "file changed size while being copied", rule="copy")]
+            )
+        want = self.expected.get(rel) if self.expected is not None else None
+        if self.expected is not None and rel.startswith("data/") and want != fixity.hexdigest():
+            raise InvalidPackageError(
+                "AIP hỏng, không bàn giao / damaged AIP refused",
+                [
+                    Problem(
+                        f"{self.package.name}: {rel}",
+                        "sha256 checksum differs from the AIP's manifest"
+                        if want
+                        else "not in the AIP's manifest",
+                        f"expected {want}, found {fixity.hexdigest()}" if want else None,
+                        "fixity",
+                    )
+                ],
+            )
+
+
+def _manifest_digests(bag: Path) -> dict[str, str]:
+    """The AIP's own manifest-sha256.txt: bag-relative path -> SHA-256."""
+    from .bag import decode_path
+
+    digests = {}
+    try:
+        text = (bag / "manifest-sha256.txt").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidPackageError(
+            str(bag), [Problem("manifest-sha256.txt", f"unreadable ({exc})", rule="bag")]
+        ) from exc
+    for line in text.splitlines():
+        digest, _sep, rel = line.strip().partition(" ")
+        if rel:
+            digests[unicodedata.normalize("NFC", decode_path(rel.strip().lstrip("*")))] = digest.lower()
+    return digests
+
+
+class _Sink:
+    """The write side zipfile sees: not seekable, so it streams with data descriptors."""
+
+    def __init__(self, tar: _TarStream) -> None:
+        self.write = tar.write
+        self.flush = tar.flush
+
+
+def stored_zip_size(entries: Sequence[tuple[str, int]]) -> int:
+    """Exact size of the stored zip that :mod:`zipfile` streams for ``entries`` (name, size).
+
+    Follows zipfile's rules for a non-seekable output: a data descriptor after each member,
+    ZIP64 extras where sizes or offsets need them. The copy checks the result byte for byte.
+    """
+    limit = zipfile.ZIP64_LIMIT
+    offset = 0
+    central = 0
+    for name, size in entries:
+        encoded = len(name.encode("utf-8"))
+        zip64 = size * 1.05 > limit
+        offset_before = offset
+        offset += 30 + encoded + (20 if zip64 else 0) + size + (24 if zip64 else 16)
+        extra = (8 if size > limit else 0) * 2 + (8 if offset_before > limit else 0)
+        central += 46 + encoded + (4 + extra if extra else 0)
+    end = 22
+    if len(entries) > zipfile.ZIP_FILECOUNT_LIMIT or offset > limit or central > limit:
+        end += 56 + 20
+    return offset + central + end
+
+
+# --- writing one fonds ----------------------------------------------------------------------------
+
+
+def handover_name(fonds_code: str, when: date) -> str:
+    """``BGNV_<mã phông>_<YYYYMMDD>``: the tar name and the bag's root folder."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", unicodedata.normalize("NFC", fonds_code)).strip("._") or "phong"
+    return f"BGNV_{safe}_{when:%Y%m%d}"
+
+
+def handover(
+    aips: Iterable[Path],
+    out_dir: Path,
+    *,
+    sender: Party,
+    receiver: Party,
+    fonds: Sequence[str] | None = None,
+    package_format: str = "zip",
+    audit: Audit | None = structural_audit,
+    verify_digests: bool = True,
+    fonds_records: Mapping[str, FondsRecord] | None = None,
+    handover_date: date | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> list[HandoverResult]:
+    """Write one handover package per fonds into ``out_dir``; see the module docstring.
+
+    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores); ``fonds`` limits the fonds
+    handed over (default: every fonds found). ``audit`` runs on each AIP before anything is
+    written; every AIP it refuses is listed, with the reasons, in one :class:`InvalidPackageError`.
+    With ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest
+    as it is copied; a mismatch stops that fonds, nothing is published. The defaults together
+    equal :func:`full_audit` with one read per file; pass ``audit=full_audit`` to re-hash up
+    front too, or an audit backed by the storage ledger. ``audit=None, verify_digests=False``
+    only for AIPs audited moments ago.
+    """
+    if package_format not in ("zip", "bag"):
+        raise UserInputError(f"{package_format}: package format must be 'zip' or 'bag'")
+    if not sender.organization.strip() or not receiver.organization.strip():
+        raise UserInputError("bên giao và bên nhận phải có tên cơ quan / both parties need an organisation")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    when = handover_date or now().date()
+    groups = _gather(aips, fonds)
+    results = []
+    with _executor(workers, executor) as pool:
+        for code, entries in groups.items():
+            results.append(
+                _handover_fonds(
+                    code,
+                    entries,
+                    out_dir,
+                    when,
+                    sender,
+                    receiver,
+                    package_format,
+                    audit,
+                    verify_digests,
+                    (fonds_records or {}).get(code),
+                    pool,
+                    progress,
+                )
+            )
+    return results
+
+
+def _audit_all(
+    entries: Sequence[tuple[Path, PackageFacts]],
+    audit: Audit,
+    pool: Executor | None,
+    progress: Progress | None,
+) -> None:
+    paths = [path for path, _facts in entries]
+    reports = _audit_each(audit, paths, pool)
+    problems: list[Problem] = []
+    for done, (path, report) in enumerate(zip(paths, reports, strict=True), start=1):
+        if progress:
+            progress("kiểm tra AIP / audit", done, len(paths))
+        for problem in report.problems:
+            problems.append(
+                Problem(f"{path.name}: {problem.where}", problem.message, problem.value, problem.rule)
+            )
+    if problems:
+        raise InvalidPackageError("AIP hỏng, không bàn giao / damaged AIPs refused", problems)
+
+
+def _read_sha_file(path: Path) -> str:
+    text = path.read_text(encoding="utf-8").split()
+    return text[0] if text else ""
+
+
+def _handover_fonds(
+    code: str,
+    entries: Sequence[tuple[Path, PackageFacts]],
+    out_dir: Path,
+    when: date,
+    sender: Party,
+    receiver: Party,
+    package_format: str,
+    audit: Audit | None,
+    verify_digests: bool,
+    record: FondsRecord | None,
+    pool: Executor | None,
+    progress: Progress | None,
+) -> HandoverResult:
+    started = time.monotonic()
+    name = handover_name(code, when)
+    final = out_dir / f"{name}.tar"
+    sha_file = out_dir / f"{name}.tar.sha256"
+    objids = {facts.objid for _path, facts in entries}
+    if final.exists() and sha_file.exists():
+        return _finished(code, final, sha_file, objids, started)
+    with _locked(out_dir / f".{name}.tar.lock", final):
+        if final.exists() and sha_file.exists():
+            return _finished(code, final, sha_file, objids, started)
+        if final.exists():  # published, but its digest file was lost: recompute it
+            _write_sha_file(sha_file, _sha256_of(final), final.name)
+            return _finished(code, final, sha_file, objids, started)
+        if audit is not None:
+            _audit_all(entries, audit, pool, progress)
+        facts = [fact for _path, fact in entries]
+        stats = fonds_statistics(facts, {code: record} if record else None)[0]
+        work = out_dir / f".{name}.work"
+        partial = out_dir / f".{name}.tar.partial"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            with open(partial, "wb") as fh:
+                writer = _BagWriter(fh, name, work, progress)
+                try:
+                    packages = writer.add_packages(entries, package_format, verify_digests)
+                    writer.add_documents(stats, packages, sender, receiver, when, package_format)
+                    info = _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
+                    digest = writer.finish(info)
+                finally:
+                    writer.tar.helpers.shutdown()
+                fh.flush()
+                os.fsync(fh.fileno())
+            size = partial.stat().st_size
+            _write_sha_file(sha_file, digest, final.name)
+            os.rename(partial, final)
+            _fsync_dir(out_dir)
+        finally:
+            partial.unlink(missing_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
+    log.info("handover %s: %s (%d packages, %d bytes)", code, final, len(packages), size)
+    return HandoverResult(code, final, digest, size, tuple(packages), stats, time.monotonic() - started)
+
+
+def _finished(code: str, final: Path, sha_file: Path, objids: set[str], started: float) -> HandoverResult:
+    """A handover already in place counts only if it carries exactly the AIPs asked for now."""
+    from .yearreport import read_handover_record
+
+    listed = {package.get("objid") for package in read_handover_record(final)["packages"]}
+    if listed != objids:
+        raise UserInputError(
+            f"{final}: đã có biên bản bàn giao cùng ngày với danh sách gói khác / a handover of this "
+            f"fonds and date already exists with other AIPs ({len(listed)} listed, {len(objids)} now); "
+            "choose another --date or move it away"
+        )
+    return HandoverResult(
+        code,
+        final,
+        _read_sha_file(sha_file),
+        final.stat().st_size,
+        (),
+        None,
+        time.monotonic() - started,
+        True,
+    )
+
+
+def _write_sha_file(path: Path, digest: str, name: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"{digest}  {name}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _sha256_of(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb", buffering=0) as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _bag_info(
+    name: str,
+    stats: FondsStatistics,
+    sender: Party,
+    receiver: Party,
+    when: date,
+    package_format: str,
+    count: int,
+) -> list[tuple[str, str]]:
+    return [
+        ("BagIt-Profile-Identifier", PROFILE_ID),
+        ("Source-Organization", sender.organization),
+        ("Contact-Name", sender.representative or sender.organization),
+        ("External-Identifier", name),
+        (
+            "External-Description",
+            f"Bàn giao cơ sở dữ liệu số hóa phông {stats.fonds_code} ({stats.fonds_name}) "
+            f"cho {receiver.organization}",
+        ),
+        ("Bag-Group-Identifier", stats.fonds_code),
+        ("Fonds-Name", stats.fonds_name),
+        ("Receiving-Organization", receiver.organization),
+        ("Handover-Package-Format", package_format),
+        ("Handover-Package-Count", str(count)),
+        ("Bagging-Date", when.isoformat()),
+        ("Bag-Software-Agent", f"{SOFTWARE_NAME} {__version__}"),
+    ]
+
+
+class _BagWriter:
+    """Writes the handover bag into the tar: payload first, tag files last (their digests need it)."""
+
+    def __init__(self, fh: IO[bytes], name: str, work: Path, progress: Progress | None) -> None:
+        self.tar = _TarStream(fh, time.time())
+        self.root = name
+        self.work = work
+        self.progress = progress
+        self.manifest: list[tuple[str, str]] = []
+        self.octets = 0
+
+    def _record(self, rel: str, size: int, digest: str) -> None:
+        self.manifest.append((rel, digest))
+        self.octets += size
+
+    def add_packages(
+        self, entries: Sequence[tuple[Path, PackageFacts]], package_format: str, verify: bool
+    ) -> list[HandedPackage]:
+        handed = []
+        for done, (path, facts) in enumerate(entries, start=1):
+            source = _Source(self.tar, path, _manifest_digests(path) if verify else None)
+            if package_format == "zip":
+                rel = f"{PACKAGES_DIR}/{path.name}.zip"
+                size, digest = self._add_zip(path, rel, source)
+            else:
+                rel = f"{PACKAGES_DIR}/{path.name}"
+                size, digest = self._add_tree(path, rel, source)
+            handed.append(HandedPackage(rel, facts.objid, facts.arc_file_code, facts.title, size, digest))
+            if self.progress:
+                self.progress("đóng gói bàn giao / writing", done, len(entries))
+        return handed
+
+    def _add_zip(self, bag: Path, rel: str, source: _Source) -> tuple[int, str]:
+        """The AIP's TT05 ``.zip`` (its ``data/`` under one root folder), streamed into the tar."""
+        root = bag / "data"
+        if not (root / "METS.xml").is_file():
+            raise UserInputError(f"{bag}: not a package (no METS.xml)")
+        members = []
+        for path in _regular_files(root):
+            info = zipfile.ZipInfo.from_file(path, f"{bag.name}/{path.relative_to(root).as_posix()}")
+            info.compress_type = zipfile.ZIP_STORED
+            members.append((path, info))
+        size = stored_zip_size([(info.filename, info.file_size) for _path, info in members])
+        self.tar.begin(f"{self.root}/{rel}", size)
+        sink: Any = _Sink(self.tar)  # write + flush, no tell/seek: zipfile streams
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for path, info in members:
+                inner = f"data/{path.relative_to(root).as_posix()}"
+                with archive.open(info, "w") as member:
+                    source.copy(path, inner, member.write, info.file_size)
+        digest = self.tar.end()
+        self._record(rel, size, digest)
+        return size, digest
+
+    def _add_tree(self, folder: Path, rel: str, source: _Source) -> tuple[int, str]:
+        """Add a bag folder file by file; returns (bytes, SHA-256 of its tagmanifest-sha256.txt).
+
+        The tag manifest seals the bag (it covers the manifest, which covers the payload), so its
+        digest identifies the whole AIP in the record.
+        """
+        total = 0
+        seal = ""
+        for file in _regular_files(folder):
+            inner = file.relative_to(folder).as_posix()
+            member = f"{rel}/{inner}"
+            size = file.stat().st_size
+            self.tar.begin(f"{self.root}/{member}", size)
+            source.copy(file, inner, self.tar.write, size)
+            digest = self.tar.end()
+            self._record(member, size, digest)
+            total += size
+            if inner == BAG_SEAL:
+                seal = digest
+        if not seal:
+            raise InvalidPackageError(
+                str(folder), [Problem(BAG_SEAL, "missing: the AIP bag is not sealed", rule="bag")]
+            )
+        return total, seal
+
+    def _add_small(self, rel: str, data: bytes) -> None:
+        digest = self.tar.add_bytes(f"{self.root}/{rel}", data)
+        self._record(rel, len(data), digest)
+
+    def add_documents(
+        self,
+        stats: FondsStatistics,
+        packages: Sequence[HandedPackage],
+        sender: Party,
+        receiver: Party,
+        when: date,
+        package_format: str,
+    ) -> None:
+        generated = now().replace(microsecond=0)
+        title = "DANH MỤC THỐNG KÊ TÀI LIỆU LƯU TRỮ ĐÃ SỐ HÓA"
+        subtitle = f"Phông {stats.fonds_code}: {stats.fonds_name}"
+        paths = {ext: self.work / f"thong-ke.{ext}" for ext in ("xlsx", "csv", "json")}
+        write_statistics_xlsx([stats], paths["xlsx"], title=title, subtitle=subtitle, generated=generated)
+        write_statistics_csv([stats], paths["csv"])
+        write_statistics_json([stats], paths["json"], generated=generated)
+        for ext, path in paths.items():
+            self._add_small(f"{STATISTICS_BASE}.{ext}", path.read_bytes())
+        record = handover_record(stats, packages, sender, receiver, when, package_format, generated)
+        record_xlsx = self.work / "bien-ban.xlsx"
+        write_record_xlsx(record, record_xlsx)
+        self._add_small(f"{RECORD_BASE}.xlsx", record_xlsx.read_bytes())
+        self._add_small(
+            f"{RECORD_BASE}.json", (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        )
+
+    def finish(self, info: list[tuple[str, str]]) -> str:
+        count = len(self.manifest)
+        info = [
+            *info,
+            ("Bag-Size", human_size(self.octets)),
+            ("Payload-Oxum", f"{self.octets}.{count}"),
+        ]
+        tags = {
+            "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+            "bag-info.txt": "".join(f"{label}: {value}\n" for label, value in info).encode("utf-8"),
+            "manifest-sha256.txt": "".join(
+                f"{digest}  {encode_path(rel)}\n" for rel, digest in sorted(self.manifest)
+            ).encode("utf-8"),
+        }
+        tag_lines = []
+        for tag, data in tags.items():
+            tag_lines.append(f"{self.tar.add_bytes(f'{self.root}/{tag}', data)}  {tag}\n")
+        self.tar.add_bytes(f"{self.root}/tagmanifest-sha256.txt", "".join(tag_lines).encode("utf-8"))
+        return self.tar.close()
+
+
+def _regular_files(folder: Path) -> Iterator[Path]:
+    for dirpath, dirnames, names in os.walk(folder):
+        dirnames.sort()
+        for entry in sorted(names):
+            path = Path(dirpath) / entry
+            if path.is_symlink() or not path.is_file():
+                raise UnsafePathError(f"{path}: not a regular file (symlinks are refused)")
+            yield path
+
+
+# --- the handover record --------------------------------------------------------------------------
+
+
+def handover_record(
+    stats: FondsStatistics,
+    packages: Sequence[HandedPackage],
+    sender: Party,
+    receiver: Party,
+    when: date,
+    package_format: str,
+    generated: datetime,
+) -> dict[str, Any]:
+    """The biên bản bàn giao as data: both parties, the fonds, the counts, every package with its SHA-256."""
+    return {
+        "schema": RECORD_SCHEMA,
+        "handover_date": when.isoformat(),
+        "generated": generated.isoformat(timespec="seconds"),
+        "sender": asdict(sender),
+        "receiver": asdict(receiver),
+        "fonds": {"code": stats.fonds_code, "name": stats.fonds_name, "archive_code": stats.archive_code},
+        "counts": {key: getattr(stats, key) for key in COUNT_KEYS},
+        "package_format": package_format,
+        "packages": [asdict(p) for p in packages],
+        "software": f"{SOFTWARE_NAME} {__version__}",
+    }
+
+
+def write_record_xlsx(record: Mapping[str, Any], path: Path) -> None:
+    """The record as an A4 portrait sheet ready to print and sign."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    from .sheets import FONT, header_row, setup_print, title_rows
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Biên bản bàn giao"
+    when = date.fromisoformat(record["handover_date"])
+    row = title_rows(
+        sheet,
+        [
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "BIÊN BẢN BÀN GIAO CƠ SỞ DỮ LIỆU TÀI LIỆU LƯU TRỮ SỐ HÓA",
+            f"Ngày {when.day:02d} tháng {when.month:02d} năm {when.year}",
+        ],
+        6,
+    )
+    sender, receiver, fonds, counts = record["sender"], record["receiver"], record["fonds"], record["counts"]
+    lines = [
+        ("Bên giao:", sender["organization"]),
+        (
+            "Đại diện:",
+            f"{sender['representative']} {('- ' + sender['position']) if sender['position'] else ''}",
+        ),
+        ("Bên nhận:", receiver["organization"]),
+        (
+            "Đại diện:",
+            f"{receiver['representative']} {('- ' + receiver['position']) if receiver['position'] else ''}",
+        ),
+        ("Phông/công trình/sưu tập:", f"{fonds['code']} - {fonds['name']}"),
+        ("Số hồ sơ:", counts["hoso"]),
+        ("Số tài liệu:", counts["documents"]),
+        ("Số trang / số tờ:", f"{counts['pages']} trang / {counts['sheets']} tờ"),
+        ("Số gói AIP / dung lượng:", f"{counts['packages']} gói / {counts['bytes']} byte"),
+        ("Định dạng gói:", "tệp .zip TT05" if record["package_format"] == "zip" else "túi BagIt"),
+    ]
+    for label, value in lines:
+        sheet.cell(row=row, column=1, value=label).font = Font(name=FONT, bold=True)
+        sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
+        sheet.cell(row=row, column=2, value=value).font = Font(name=FONT)
+        row += 1
+    row += 1
+    table = row
+    header_row(
+        sheet,
+        table,
+        [
+            "STT",
+            "Mã hồ sơ lưu trữ",
+            "Tiêu đề hồ sơ",
+            "Tệp trong gói bàn giao",
+            "Dung lượng (byte)",
+            "SHA-256",
+        ],
+    )
+    for number, package in enumerate(record["packages"], start=1):
+        values = [
+            number,
+            package["arc_file_code"],
+            package["title"],
+            package["name"],
+            package["bytes"],
+            package["sha256"],
+        ]
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=table + number, column=column, value=value)
+    setup_print(sheet, table, widths=[6, 24, 40, 34, 14, 34], landscape=False)
+    row = sheet.max_row + 2
+    for column, party in ((1, "ĐẠI DIỆN BÊN GIAO"), (4, "ĐẠI DIỆN BÊN NHẬN")):
+        sheet.merge_cells(start_row=row, start_column=column, end_row=row, end_column=column + 2)
+        cell = sheet.cell(row=row, column=column, value=party)
+        cell.font = Font(name=FONT, bold=True)
+        cell.alignment = Alignment(horizontal="center")
+        sheet.merge_cells(start_row=row + 1, start_column=column, end_row=row + 1, end_column=column + 2)
+        note = sheet.cell(row=row + 1, column=column, value="(Ký, ghi rõ họ tên, đóng dấu)")
+        note.font = Font(name=FONT, italic=True)
+        note.alignment = Alignment(horizontal="center")
+    for column, party in ((1, sender), (4, receiver)):
+        sheet.merge_cells(start_row=row + 6, start_column=column, end_row=row + 6, end_column=column + 2)
+        cell = sheet.cell(row=row + 6, column=column, value=party["representative"])
+        cell.font = Font(name=FONT, bold=True)
+        cell.alignment = Alignment(horizontal="center")
+    book.save(path)
+
+
+# --- the receiving side ---------------------------------------------------------------------------
+
+
+@dataclass
+class HandoverReceipt:
+    """What ``verify-handover`` found: what was received, and every discrepancy."""
+
+    path: Path
+    sha256: str = ""
+    expected_sha256: str | None = None
+    name: str | None = None
+    fonds_code: str | None = None
+    fonds_name: str | None = None
+    sender: str | None = None
+    receiver: str | None = None
+    packages: list[dict[str, Any]] = field(default_factory=list)
+    statistics: FondsStatistics | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, where: str, message: str, value: str | None = None, rule: str | None = None) -> None:
+        self.problems.append(Problem(where, message, value, rule))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "ok": self.ok,
+            "sha256": self.sha256,
+            "expected_sha256": self.expected_sha256,
+            "name": self.name,
+            "fonds_code": self.fonds_code,
+            "fonds_name": self.fonds_name,
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "packages": self.packages,
+            "statistics": self.statistics.to_dict() if self.statistics else None,
+            "problems": [
+                {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value}
+                for p in self.problems
+            ],
+        }
+
+
+class _HashingReader:
+    """A read-only stream that hashes what passes through it (the tar is read exactly once)."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.sha = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self.sha.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _safe_member(member: tarfile.TarInfo, roots: set[str]) -> str | None:
+    """Why a member is refused (None if it is a plain file or folder inside one root)."""
+    name = member.name
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts or "\\" in name or any(p in ("", ".") for p in parts[:-1]):
+        return "path escapes the archive"
+    if member.issparse() or not (member.isreg() or member.isdir()):
+        return "not a plain file or folder (links, devices and sparse files are refused)"
+    roots.add(parts[0])
+    return None
+
+
+def _extract(tar_path: Path, dest: Path, receipt: HandoverReceipt) -> Path | None:
+    """Extract safely while hashing the tar; returns the bag root folder or None."""
+    roots: set[str] = set()
+    limit = tar_path.stat().st_size
+    with open(tar_path, "rb") as raw:
+        reader = _HashingReader(raw)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
+                for member in archive:
+                    if reason := _safe_member(member, roots):
+                        raise UnsafePathError(f"{tar_path}: member {member.name!r}: {reason}")
+                    if member.size > limit:
+                        raise UnsafePathError(f"{tar_path}: member {member.name!r} larger than the archive")
+                    archive.extract(member, dest, set_attrs=False, filter="data")
+        except tarfile.TarError as exc:
+            receipt.add(tar_path.name, f"tar hỏng / damaged tar archive: {exc}", rule="tar")
+        reader.drain()
+        receipt.sha256 = reader.sha.hexdigest()
+    if len(roots) != 1:
+        receipt.add(
+            tar_path.name, "the archive must hold exactly one bag folder", ", ".join(sorted(roots)), "tar"
+        )
+        return None
+    return dest / roots.pop()
+
+
+def verify_handover(
+    tar_path: Path,
+    *,
+    expected_sha256: str | None = None,
+    audit: Audit = full_audit,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    workdir: Path | None = None,
+) -> HandoverReceipt:
+    """Check a handover package as the receiving side; every discrepancy goes in the receipt.
+
+    The expected digest is ``expected_sha256`` or the ``NAME.tar.sha256`` file beside the tar.
+    """
+    tar_path = Path(tar_path)
+    if not tar_path.is_file():
+        raise UserInputError(f"{tar_path}: no such file")
+    receipt = HandoverReceipt(tar_path)
+    sha_file = tar_path.with_name(tar_path.name + ".sha256")
+    if expected_sha256 is None and sha_file.is_file():
+        expected_sha256 = _read_sha_file(sha_file)
+    receipt.expected_sha256 = expected_sha256
+    with tempfile.TemporaryDirectory(prefix="oais-handover-", dir=workdir) as tmp:
+        root = _extract(tar_path, Path(tmp), receipt)
+        if expected_sha256 is None:
+            receipt.add(
+                sha_file.name, "no SHA-256 given and no .sha256 file beside the tar", rule="tar-digest"
+            )
+        elif receipt.sha256 != expected_sha256.lower():
+            receipt.add(
+                tar_path.name,
+                f"SHA-256 của tệp tar không khớp / tar digest mismatch: expected {expected_sha256}",
+                receipt.sha256,
+                "tar-digest",
+            )
+        if root is not None:
+            with _executor(workers, executor) as pool:
+                _verify_bag(root, tar_path, receipt, audit, pool)
+    return receipt
+
+
+def _verify_bag(
+    root: Path, tar_path: Path, receipt: HandoverReceipt, audit: Audit, pool: Executor | None
+) -> None:
+    receipt.name = root.name
+    bag_report = validate_bag(root, verify_payload=True)
+    for problem in bag_report.problems:
+        receipt.add(f"bag: {problem.where}", problem.message, problem.value, problem.rule)
+    _check_profile(root, tar_path, receipt)
+    info = _bag_info_of(root)
+    receipt.fonds_code, receipt.fonds_name = info.get("Bag-Group-Identifier"), info.get("Fonds-Name")
+    receipt.sender, receipt.receiver = info.get("Source-Organization"), info.get("Receiving-Organization")
+    if receipt.name != info.get("External-Identifier"):
+        receipt.add(
+            "bag-info.txt",
+            "External-Identifier differs from the bag folder name",
+            info.get("External-Identifier"),
+            "profile",
+        )
+    packages = _received_packages(root)
+    paths = [path for _rel, path in packages]
+    reports = _audit_each(audit, paths, pool)
+    facts: list[PackageFacts] = []
+    for (rel, path), report in zip(packages, reports, strict=True):
+        entry: dict[str, Any] = {"name": rel, "valid": report.valid, "objid": report.objid}
+        for problem in report.problems:
+            receipt.add(f"{rel}: {problem.where}", problem.message, problem.value, problem.rule or "aip")
+        try:
+            fact = read_package_facts(path)
+        except (InvalidPackageError, UserInputError) as exc:
+            receipt.add(rel, f"cannot read the package's metadata: {exc}", rule="aip")
+        else:
+            facts.append(fact)
+            if fact.fonds_code != receipt.fonds_code:
+                receipt.add(rel, f"AIP of another fonds ({fact.fonds_code})", fact.objid, "fonds")
+            entry.update(arc_file_code=fact.arc_file_code, title=fact.title, bytes=fact.bytes)
+        receipt.packages.append(entry)
+    stats = fonds_statistics(facts)
+    receipt.statistics = stats[0] if len(stats) == 1 else None
+    _compare_statistics(root, stats, receipt)
+    _compare_record(root, packages, receipt)
+
+
+def _check_profile(root: Path, tar_path: Path, receipt: HandoverReceipt) -> None:
+    import bagit
+    import bagit_profile
+
+    logging.getLogger("bagit_profile").setLevel(logging.CRITICAL)  # its errors come back in the report
+    try:
+        profile = bagit_profile.Profile(PROFILE_ID, profile=handover_profile())
+        profile.validate_serialization(str(tar_path))
+        bag = bagit.Bag(str(root))
+    except (bagit_profile.ProfileValidationError, bagit.BagError) as exc:
+        receipt.add("profile", str(exc), rule="bagit-profile")
+        return
+    if not profile.validate(bag):
+        for error in profile.report.errors:
+            receipt.add("profile", str(error.value), rule="bagit-profile")
+
+
+def _bag_info_of(root: Path) -> dict[str, str]:
+    try:
+        return {label: values[0] for label, values in read_bag_info(root).items()}
+    except InvalidPackageError:
+        return {}
+
+
+def _received_packages(root: Path) -> list[tuple[str, Path]]:
+    folder = root / PACKAGES_DIR
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if (entry.is_file() and entry.suffix == ".zip") or entry.is_dir():
+            found.append((f"{PACKAGES_DIR}/{entry.name}", entry))
+    return found
+
+
+def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
+    """Each form of the statistics list against the counts taken from the packages received."""
+    expected = {row.fonds_code: row.to_dict() for row in actual}
+    base = root / STATISTICS_BASE
+    forms: dict[str, list[dict[str, Any]] | None] = {}
+    try:
+        forms["json"] = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))["fonds"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        receipt.add(f"{STATISTICS_BASE}.json", f"cannot read the statistics list: {exc}", rule="statistics")
+    try:
+        forms["xlsx"] = read_statistics_xlsx(base.with_suffix(".xlsx"))
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        receipt.add(f"{STATISTICS_BASE}.xlsx", f"cannot read the statistics list: {exc}", rule="statistics")
+    try:
+        csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
+        forms["csv"] = _csv_rows(csv_text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        receipt.add(f"{STATISTICS_BASE}.csv", f"cannot read the statistics list: {exc}", rule="statistics")
+    if receipt.fonds_code and receipt.fonds_code not in expected and actual:
+        receipt.add(
+            "statistics", "the packages received belong to another fonds", receipt.fonds_code, "statistics"
+        )
+    for form, rows in forms.items():
+        where = f"{STATISTICS_BASE}.{form}"
+        listed = {str(row.get("fonds_code")): row for row in rows or []}
+        for code in sorted(set(listed) | set(expected)):
+            if code not in expected:
+                receipt.add(where, "fonds listed, but no package of it was received", code, "statistics")
+                continue
+            if code not in listed:
+                receipt.add(where, "fonds received but not listed", code, "statistics")
+                continue
+            for key in COUNT_KEYS:
+                stated, counted = _number(listed[code].get(key)), expected[code][key]
+                if stated != counted:
+                    header = dict(COLUMNS)[key]
+                    receipt.add(
+                        f"{where}: {code}: {header} ({key})",
+                        f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
+                        f"the packages received hold {counted}",
+                        str(stated),
+                        "statistics",
+                    )
+
+
+def _number(value: object) -> object:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    import csv
+
+    reader = csv.reader(text.splitlines())
+    headers = next(reader, [])
+    keys = {header: key for key, header in COLUMNS}
+    if [keys.get(h) for h in headers] != [key for key, _h in COLUMNS]:
+        raise ValueError("unexpected columns")
+    return [{keys[h]: value for h, value in zip(headers, row, strict=False)} for row in reader if row]
+
+
+def _compare_record(root: Path, packages: Sequence[tuple[str, Path]], receipt: HandoverReceipt) -> None:
+    """The record's package list (name, size, SHA-256) against the packages actually received."""
+    where = f"{RECORD_BASE}.json"
+    try:
+        record = json.loads((root / where).read_text(encoding="utf-8"))
+        listed = {p["name"]: p for p in record["packages"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        receipt.add(where, f"cannot read the handover record: {exc}", rule="record")
+        return
+    received = {rel: path for rel, path in packages}
+    for name in sorted(set(listed) - set(received)):
+        receipt.add(
+            where,
+            "gói ghi trong biên bản nhưng không có trong túi / listed in the record, not received",
+            name,
+            "record",
+        )
+    for name in sorted(set(received) - set(listed)):
+        receipt.add(
+            where,
+            "gói nhận được nhưng không ghi trong biên bản / received, not in the record",
+            name,
+            "record",
+        )
+    manifest = _manifest(root)
+    for name in sorted(set(listed) & set(received)):
+        path = received[name]
+        if path.is_file():
+            actual, size = manifest.get(name) or _sha256_of(path), path.stat().st_size
+        else:
+            seal = path / BAG_SEAL
+            actual = _sha256_of(seal) if seal.is_file() else ""
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        if listed[name].get("sha256") != actual:
+            receipt.add(where, "SHA-256 in the record differs from the package received", name, "record")
+        if listed[name].get("bytes") != size:
+            receipt.add(where, "size in the record differs from the package received", name, "record")
+
+
+def _manifest(root: Path) -> dict[str, str]:
+    """Verified digests of the bag (validate_bag just checked them against the files)."""
+    from .bag import decode_path
+
+    result = {}
+    try:
+        for line in (root / "manifest-sha256.txt").read_text(encoding="utf-8").splitlines():
+            digest, _sep, rel = line.partition(" ")
+            result[decode_path(rel.strip())] = digest.lower()
+    except OSError:
+        pass
+    return result

@@ -1,0 +1,345 @@
+"""The yearly progress report (báo cáo hằng năm, due before 15 December), per fonds.
+
+Figures come from what exists: the AIPs in the stores (digitized in the year = the PREMIS
+digitization event; packaged in the year = the METS creation date) and the handover tars
+(the biên bản bàn giao inside each). Figures this module cannot know by itself, such as the hồ sơ
+selected (the catalogue), the copies held and the audits done (the storage ledger), come from
+pluggable collectors; without one, the column says "chưa có dữ liệu" (no data yet), never 0.
+
+A collector is any callable ``collector(year) -> {fonds_code: {column: number}}`` for the
+columns of :data:`COLLECTED`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import UserInputError
+from .profile import now
+from .statistics import UNKNOWN, PackageFacts, read_package_facts
+
+Collector = Callable[[int], Mapping[str, Mapping[str, int]]]
+
+#: Columns filled by collectors (catalogue: issue 3; storage ledger and audits: issue 5).
+COLLECTED: tuple[tuple[str, str], ...] = (
+    ("selected", "Hồ sơ đã lựa chọn"),
+    ("copies_held", "Số bản sao đang lưu giữ"),
+    ("audits", "Số lần kiểm tra"),
+    ("problems_found", "Lỗi phát hiện"),
+    ("problems_repaired", "Lỗi đã khắc phục"),
+)
+#: Columns computed here from the packages and the handover records.
+COMPUTED: tuple[tuple[str, str], ...] = (
+    ("digitized", "Hồ sơ số hóa trong năm"),
+    ("packaged", "Hồ sơ đóng gói trong năm"),
+    ("handed_over", "Hồ sơ bàn giao trong năm"),
+    ("pages", "Số trang số hóa trong năm"),
+    ("bytes", "Dung lượng đóng gói trong năm (byte)"),
+    ("hoso_total", "Tổng số hồ sơ đã đóng gói (lũy kế)"),
+    ("pages_total", "Tổng số trang (lũy kế)"),
+)
+COLUMNS = (("fonds_code", "Mã phông"), ("fonds_name", "Tên phông/công trình/sưu tập"), *COMPUTED, *COLLECTED)
+
+
+@dataclass
+class FondsYear:
+    """One fonds' row of the yearly report; ``None`` means no source was given for that figure."""
+
+    fonds_code: str
+    fonds_name: str
+    digitized: int = 0
+    packaged: int = 0
+    handed_over: int = 0
+    pages: int = 0
+    bytes: int = 0
+    hoso_total: int = 0
+    pages_total: int = 0
+    selected: int | None = None
+    copies_held: int | None = None
+    audits: int | None = None
+    problems_found: int | None = None
+    problems_repaired: int | None = None
+
+
+@dataclass
+class YearReport:
+    year: int
+    generated: datetime
+    organization: str
+    rows: list[FondsYear] = field(default_factory=list)
+    handovers: list[dict[str, Any]] = field(default_factory=list)  # (name, fonds, date, hồ sơ) of the year
+
+    def totals(self) -> dict[str, int | None]:
+        result: dict[str, int | None] = {}
+        for key, _header in (*COMPUTED, *COLLECTED):
+            values = [getattr(row, key) for row in self.rows]
+            result[key] = None if any(v is None for v in values) or not values else sum(values)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "generated": self.generated.isoformat(timespec="seconds"),
+            "organization": self.organization,
+            "columns": dict(COLUMNS),
+            "fonds": [asdict(row) for row in self.rows],
+            "totals": self.totals(),
+            "handovers": self.handovers,
+        }
+
+
+def _year_of(timestamp: str | None) -> int | None:
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).year
+    except ValueError:
+        return None
+
+
+def read_handover_record(tar_path: Path) -> dict[str, Any]:
+    """The biên bản bàn giao (JSON) inside a handover tar, read without extracting the tar."""
+    from .handover import RECORD_BASE
+
+    suffix = f"/{RECORD_BASE}.json"
+    try:
+        with tarfile.open(tar_path, mode="r:") as archive:
+            for member in archive:
+                if (
+                    member.isreg()
+                    and member.name.endswith(suffix)
+                    and member.name.count("/") == suffix.count("/")
+                ):
+                    handle = archive.extractfile(member)
+                    assert handle is not None
+                    data: dict[str, Any] = json.loads(handle.read(16 << 20).decode("utf-8"))
+                    return data
+    except (tarfile.TarError, ValueError, OSError) as exc:
+        raise UserInputError(f"{tar_path}: cannot read the handover record ({exc})") from exc
+    raise UserInputError(f"{tar_path}: no handover record inside")
+
+
+def find_handovers(folders: Iterable[Path]) -> list[Path]:
+    """Handover tars in the given folders (``*.tar``, not descending)."""
+    found = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise UserInputError(f"{folder}: handover folder not found")
+        found.extend(
+            sorted(p for p in Path(folder).glob("*.tar") if p.is_file() and not p.name.startswith("."))
+        )
+    return found
+
+
+def yearly_report(
+    year: int,
+    aips: Iterable[Path],
+    *,
+    handovers: Iterable[Path] = (),
+    collectors: Sequence[Collector] = (),
+    organization: str = "",
+) -> YearReport:
+    """Compute the report of ``year`` from the AIPs, the handover tars and the collectors."""
+    if not 1900 <= year <= 9999:
+        raise UserInputError(f"{year}: not a plausible year")
+    facts: list[PackageFacts] = []
+    seen: set[str] = set()
+    for path in aips:
+        fact = read_package_facts(Path(path))
+        if fact.objid not in seen:  # the same AIP in two stores counts once
+            seen.add(fact.objid)
+            facts.append(fact)
+    rows: dict[str, FondsYear] = {}
+    hoso_seen: dict[str, set[str]] = {}
+    for fact in sorted(facts, key=lambda f: (f.fonds_code, f.arc_file_code)):
+        row = rows.setdefault(fact.fonds_code, FondsYear(fact.fonds_code, fact.fonds_name))
+        organization = organization or fact.organization
+        codes = hoso_seen.setdefault(fact.fonds_code, set())
+        if fact.arc_file_code in codes:
+            continue
+        codes.add(fact.arc_file_code)
+        packaged_in = _year_of(fact.created)
+        if packaged_in is None or packaged_in <= year:  # cumulative to the end of the year
+            row.hoso_total += 1
+            row.pages_total += fact.pages
+        if _year_of(fact.digitized_at) == year:
+            row.digitized += 1
+            row.pages += fact.pages
+        if packaged_in == year:
+            row.packaged += 1
+            row.bytes += fact.bytes
+    report = YearReport(year, now().replace(microsecond=0), organization)
+    for tar in handovers:
+        record = read_handover_record(Path(tar))
+        when = date.fromisoformat(record["handover_date"])
+        if when.year != year:
+            continue
+        code = record["fonds"]["code"]
+        row = rows.setdefault(code, FondsYear(code, record["fonds"]["name"]))
+        handed = {p["arc_file_code"] for p in record["packages"]}
+        row.handed_over += len(handed)
+        report.handovers.append(
+            {"name": Path(tar).name, "fonds_code": code, "date": when.isoformat(), "hoso": len(handed)}
+        )
+    for collector in collectors:
+        for code, figures in collector(year).items():
+            row = rows.setdefault(code, FondsYear(code, ""))
+            for key, value in figures.items():
+                if key not in dict(COLLECTED):
+                    raise UserInputError(f"collector gave an unknown column {key!r}")
+                current = getattr(row, key)
+                setattr(row, key, value if current is None else current + value)
+    report.rows = [rows[code] for code in sorted(rows)]
+    return report
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> object:
+    return UNKNOWN if value is None else value
+
+
+def write_report_xlsx(report: YearReport, path: Path) -> None:
+    from openpyxl import Workbook
+
+    from .sheets import header_row, setup_print, title_rows
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = f"Báo cáo {report.year}"
+    first = title_rows(
+        sheet,
+        [
+            f"BÁO CÁO TIẾN ĐỘ LẬP BẢN SAO BẢO HIỂM TÀI LIỆU LƯU TRỮ NĂM {report.year}",
+            report.organization,
+            f"Lập ngày {report.generated:%d/%m/%Y}",
+        ],
+        len(COLUMNS) + 1,
+    )
+    header_row(sheet, first, ["STT", *(header for _key, header in COLUMNS)])
+    for number, row in enumerate(report.rows, start=1):
+        data = asdict(row)
+        sheet.append([number, *(_cell(data[key]) for key, _header in COLUMNS)])
+    totals = report.totals()
+    sheet.append(["", "Tổng cộng", "", *(_cell(totals[key]) for key, _header in (*COMPUTED, *COLLECTED))])
+    setup_print(sheet, first, widths=[6, 12, 36] + [13] * (len(COLUMNS) - 2), landscape=True)
+    book.save(path)
+
+
+def _chart_png(report: YearReport) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    codes = [row.fonds_code for row in report.rows]
+    series = [
+        ("Số hóa", [row.digitized for row in report.rows]),
+        ("Đóng gói", [row.packaged for row in report.rows]),
+        ("Bàn giao", [row.handed_over for row in report.rows]),
+    ]
+    figure, axes = plt.subplots(figsize=(9, 3.2), dpi=110)
+    width = 0.8 / len(series)
+    for index, (label, values) in enumerate(series):
+        positions = [i + (index - 1) * width for i in range(len(codes))]
+        bars = axes.bar(positions, values, width, label=label)
+        axes.bar_label(bars, fontsize=8)
+    axes.set_xticks(range(len(codes)), codes)
+    axes.set_ylabel("Số hồ sơ")
+    axes.set_title(f"Hồ sơ số hóa, đóng gói và bàn giao năm {report.year}, theo phông")
+    axes.legend()
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    plt.close(figure)
+    return out.getvalue()
+
+
+def render_report_html(report: YearReport) -> str:
+    """A self-contained one-page HTML (A4 landscape when printed) with the table and the chart."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(header)}</th>" for _key, header in COLUMNS)
+    body = []
+    for row in report.rows:
+        data = asdict(row)
+        cells = "".join(
+            f'<td class="{"n" if isinstance(data[key], int) else "u" if data[key] is None else "t"}">'
+            f"{esc(str(_cell(data[key])))}</td>"
+            for key, _header in COLUMNS
+        )
+        body.append(f"<tr>{cells}</tr>")
+    totals = report.totals()
+    total_cells = "".join(
+        f'<td class="n">{esc(str(_cell(totals[key])))}</td>' for key, _header in (*COMPUTED, *COLLECTED)
+    )
+    chart = base64.b64encode(_chart_png(report)).decode("ascii")
+    handovers = "".join(
+        f"<li>{esc(h['name'])}: phông {esc(h['fonds_code'])}, ngày {esc(h['date'])}, {h['hoso']} hồ sơ</li>"
+        for h in report.handovers
+    )
+    return f"""<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8">
+<title>Báo cáo năm {report.year}</title>
+<style>
+@page {{ size: A4 landscape; margin: 10mm; }}
+body {{ font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 10pt; margin: 0; }}
+h1 {{ font-size: 14pt; text-align: center; margin: 0 0 2mm; }}
+p.sub {{ text-align: center; margin: 0 0 3mm; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #000; padding: 1mm; font-size: 8pt; }}
+th {{ background: #eee; }}
+td.n {{ text-align: right; }} td.u {{ color: #777; font-style: italic; text-align: center; }}
+tr.total td {{ font-weight: bold; }}
+img {{ display: block; margin: 3mm auto 0; max-width: 100%; max-height: 75mm; }}
+ul {{ margin: 2mm 0 0; font-size: 8pt; }}
+</style></head><body>
+<h1>BÁO CÁO TIẾN ĐỘ LẬP BẢN SAO BẢO HIỂM TÀI LIỆU LƯU TRỮ NĂM {report.year}</h1>
+<p class="sub">{esc(report.organization)}. Lập ngày {report.generated:%d/%m/%Y}.
+"{UNKNOWN}": chưa có nguồn số liệu cho cột này.</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{"".join(body)}
+<tr class="total"><td></td><td>Tổng cộng</td>{total_cells}</tr>
+</tbody></table>
+<img alt="Biểu đồ hồ sơ số hóa, đóng gói và bàn giao theo phông" src="data:image/png;base64,{chart}">
+<ul>{handovers or "<li>Không có đợt bàn giao nào trong năm.</li>"}</ul>
+</body></html>
+"""
+
+
+def write_report_html(report: YearReport, path: Path) -> None:
+    path.write_text(render_report_html(report), encoding="utf-8")
+
+
+def write_report(report: YearReport, out_dir: Path) -> dict[str, Path]:
+    """``bao-cao-YYYY.xlsx``, ``.html`` and ``.json`` in ``out_dir``, each written then renamed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    writers: dict[str, Callable[[Path], object]] = {
+        "xlsx": lambda p: write_report_xlsx(report, p),
+        "html": lambda p: write_report_html(report, p),
+        "json": lambda p: p.write_text(text, "utf-8"),
+    }
+    for ext, write in writers.items():
+        final = out_dir / f"bao-cao-{report.year}.{ext}"
+        tmp = out_dir / f".{final.name}.partial"
+        try:
+            write(tmp)
+            tmp.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        written[ext] = final
+    return written

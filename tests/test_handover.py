@@ -1,0 +1,402 @@
+"""Handover per fonds, the statistics list, the handover record, and verify-handover."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from oais_preserve import InvalidPackageError, UserInputError
+from oais_preserve.cli import main
+from oais_preserve.handover import (
+    PROFILE_ID,
+    Party,
+    find_aips,
+    handover,
+    handover_profile,
+    verify_handover,
+)
+from oais_preserve.statistics import read_statistics_xlsx
+
+from .conftest import run_bagit_validator, run_eark_validator
+
+SENDER = Party("Trung tâm Lưu trữ lịch sử tỉnh Thái Nguyên", "Nguyễn Văn Thành", "Giám đốc")
+RECEIVER = Party("Cục Văn thư và Lưu trữ nhà nước, Bộ Nội vụ", "Lê Quang Hòa", "Trưởng phòng")
+
+
+@pytest.fixture(scope="module")
+def p07_handover(fonds_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("handover")
+    aips = find_aips([fonds_store])
+    results = handover(aips, out, sender=SENDER, receiver=RECEIVER, fonds=["P07"], workers=1)
+    assert [r.fonds_code for r in results] == ["P07"]
+    return results[0].path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _extract(tar: Path, dest: Path) -> Path:
+    with tarfile.open(tar) as archive:
+        archive.extractall(dest, filter="data")
+    (root,) = dest.iterdir()
+    return root
+
+
+def _retar(root: Path, tar: Path) -> None:
+    """Serialize a (modified) bag again and record the new digest beside it, as a sender would."""
+    tar.unlink()
+    with tarfile.open(tar, "w", format=tarfile.PAX_FORMAT) as archive:
+        archive.add(root, arcname=root.name)
+    Path(f"{tar}.sha256").write_text(f"{_sha256(tar)}  {tar.name}\n", encoding="utf-8")
+
+
+def _reseal(root: Path) -> None:
+    """Recompute the bag's manifests after an edit, so only the content check can notice it."""
+    files = [path for path in sorted((root / "data").rglob("*")) if path.is_file()]
+    lines = [f"{_sha256(path)}  {path.relative_to(root).as_posix()}\n" for path in files]
+    (root / "manifest-sha256.txt").write_text("".join(lines), encoding="utf-8")
+    oxum = f"Payload-Oxum: {sum(p.stat().st_size for p in files)}.{len(files)}"
+    info = root / "bag-info.txt"
+    info.write_text(re.sub(r"Payload-Oxum: .*", oxum, info.read_text(encoding="utf-8")), encoding="utf-8")
+    tags = [
+        f"{_sha256(root / name)}  {name}\n" for name in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
+    ]
+    (root / "tagmanifest-sha256.txt").write_text("".join(tags), encoding="utf-8")
+
+
+def _copy_handover(tar: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    copy = dest / tar.name
+    shutil.copy(tar, copy)
+    shutil.copy(f"{tar}.sha256", f"{copy}.sha256")
+    return copy
+
+
+def _rules(receipt_problems: list[dict[str, object]]) -> set[object]:
+    return {p["rule"] for p in receipt_problems}
+
+
+# --- the handover is accepted, by our checker and by tools we did not write --------------------
+
+
+def test_handover_is_accepted_by_verify_and_external_validators(p07_handover: Path, tmp_path: Path) -> None:
+    tar = p07_handover
+    digest_line = Path(f"{tar}.sha256").read_text(encoding="utf-8")
+    assert digest_line == f"{_sha256(tar)}  {tar.name}\n"  # sha256sum -c format
+    assert not list(tar.parent.glob(".*"))  # no partial, lock or work file left behind
+
+    receipt = verify_handover(tar, workers=1)
+    assert receipt.ok, receipt.problems
+    assert receipt.fonds_code == "P07" and len(receipt.packages) == 30
+    assert all(p["valid"] for p in receipt.packages)
+
+    root = _extract(tar, tmp_path)
+    assert run_bagit_validator(root).returncode == 0  # bagit-python, separate process
+    import bagit
+    import bagit_profile
+
+    profile = bagit_profile.Profile(PROFILE_ID, profile=handover_profile())
+    assert profile.validate_serialization(str(tar))
+    assert profile.validate(bagit.Bag(str(root))), profile.report.errors
+
+    # one AIP, unpacked from its TT05 zip, passes the E-ARK validator
+    first = sorted((root / "data" / "goi-aip").glob("*.zip"))[0]
+    with zipfile.ZipFile(first) as archive:
+        archive.extractall(tmp_path / "aip")
+    result = run_eark_validator(tmp_path / "aip" / first.stem)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_verify_handover_receipt(p07_handover: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["verify-handover", str(p07_handover), "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.output)
+    assert receipt["ok"] and receipt["statistics"]["hoso"] == 30
+    human = runner.invoke(main, ["verify-handover", str(p07_handover), "--workers", "1"])
+    assert human.exit_code == 0
+    assert "HỢP LỆ" in human.output and "30 hồ sơ" in human.output
+
+
+# --- the statistics list equals counts taken independently from the packages -------------------
+
+
+def _independent_counts(store: Path, fonds: str) -> dict[str, int]:
+    counts = {"hoso": 0, "documents": 0, "pages": 0, "sheets": 0, "bytes": 0, "packages": 0}
+    for bag in sorted(store.iterdir()):
+        info = (bag / "bag-info.txt").read_text(encoding="utf-8")
+        if f"Bag-Group-Identifier: {fonds}\n" not in info:
+            continue
+        ead = etree.parse(str(bag / "data" / "metadata" / "descriptive" / "EAD.xml")).getroot()
+        counts["packages"] += 1
+        counts["hoso"] += 1
+        records = (bag / "data" / "representations").glob("*/metadata/descriptive/EAD_*")
+        counts["documents"] += len(list(records))
+        counts["pages"] += int(ead.findtext("numberOfPage") or 0)
+        counts["sheets"] += int(ead.findtext("numberOfPaper") or 0)
+        counts["bytes"] += sum(f.stat().st_size for f in (bag / "data").rglob("*") if f.is_file())
+    return counts
+
+
+def test_statistics_list_matches_independent_counts(
+    p07_handover: Path, fonds_store: Path, tmp_path: Path
+) -> None:
+    expected = _independent_counts(fonds_store, "P07")
+    assert expected["packages"] == 30
+    root = _extract(p07_handover, tmp_path)
+    base = root / "data" / "thong-ke" / "danh-muc-thong-ke"
+    (row,) = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))["fonds"]
+    (xlsx_row,) = read_statistics_xlsx(base.with_suffix(".xlsx"))
+    csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
+    csv_row = dict(zip(*[line.split(",") for line in csv_text.splitlines()[:2]], strict=True))
+    for key, value in expected.items():
+        assert row[key] == value, key
+        assert xlsx_row[key] == value, key
+    assert csv_row["Số hồ sơ"] == "30" and csv_row["Số trang"] == str(expected["pages"])
+    assert row["fonds_name"] == "Phông Ủy ban hành chính tỉnh Bắc Thái"
+    assert row["copy_number"] == expected["pages"]  # every sample hồ sơ has its insurance copy made
+    assert row["paper_total"] is None and csv_row["Tổng số tài liệu giấy"] == "chưa có dữ liệu"
+    # the record lists every package with the SHA-256 the bag manifest holds for it
+    record = json.loads((root / "data" / "bien-ban" / "bien-ban-ban-giao.json").read_text(encoding="utf-8"))
+    manifest = dict(
+        reversed(line.split("  ", 1)) for line in (root / "manifest-sha256.txt").read_text().splitlines()
+    )
+    assert len(record["packages"]) == 30
+    for package in record["packages"]:
+        assert manifest[package["name"]] == package["sha256"]
+    assert record["sender"]["organization"] == SENDER.organization
+    assert record["receiver"]["representative"] == RECEIVER.representative
+
+
+def test_handover_record_workbook_is_printable(p07_handover: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    root = _extract(p07_handover, tmp_path)
+    book = load_workbook(root / "data" / "bien-ban" / "bien-ban-ban-giao.xlsx")
+    sheet = book.active
+    assert sheet is not None
+    text = "\n".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None)
+    assert "BIÊN BẢN BÀN GIAO" in text and SENDER.organization in text and RECEIVER.organization in text
+    assert "ĐẠI DIỆN BÊN GIAO" in text and "ĐẠI DIỆN BÊN NHẬN" in text
+    assert len(re.findall(r"\b[0-9a-f]{64}\b", text)) == 30
+    assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4 and sheet.print_title_rows
+
+
+# --- tampering is reported precisely, with a non-zero exit ------------------------------------
+
+
+def test_flipped_byte_inside_the_tar_is_reported(p07_handover: Path, tmp_path: Path) -> None:
+    tar = _copy_handover(p07_handover, tmp_path / "flip")
+    with tarfile.open(tar) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith(".zip"))
+    data = bytearray(tar.read_bytes())
+    position = member.offset_data + member.size // 2
+    data[position] ^= 0x01
+    tar.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1", "--json"])
+    assert result.exit_code == 1
+    receipt = json.loads(result.output)
+    rules = _rules(receipt["problems"])
+    assert "tar-digest" in rules
+    name = member.name.split("/", 1)[1]
+    precise = [p for p in receipt["problems"] if p["rule"] != "tar-digest"]
+    assert any(name in p["where"] for p in precise)
+
+
+def test_removed_aip_is_reported(p07_handover: Path, tmp_path: Path) -> None:
+    tar = _copy_handover(p07_handover, tmp_path / "removed")
+    root = _extract(tar, tmp_path / "x")
+    victim = sorted((root / "data" / "goi-aip").glob("*.zip"))[3]
+    victim.unlink()
+    _retar(root, tar)  # the digest beside the tar is made to match: the content checks must find it
+    receipt = verify_handover(tar, workers=1)
+    assert not receipt.ok
+    removed = f"data/goi-aip/{victim.name}"
+    messages = [str(p) for p in receipt.problems]
+    assert any(removed in m and p.rule == "record" for m, p in zip(messages, receipt.problems, strict=True))
+    assert any(removed in m for m, p in zip(messages, receipt.problems, strict=True) if "bag" in p.where)
+    stated = [p for p in receipt.problems if p.rule == "statistics" and "(hoso)" in p.where]
+    assert stated and all(p.value == "30" and "29" in p.message for p in stated)
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert result.exit_code == 1 and removed in result.output
+
+
+def test_edited_count_in_statistics_list_is_reported(p07_handover: Path, tmp_path: Path) -> None:
+    tar = _copy_handover(p07_handover, tmp_path / "edited")
+    root = _extract(tar, tmp_path / "x")
+    stats_json = root / "data" / "thong-ke" / "danh-muc-thong-ke.json"
+    data = json.loads(stats_json.read_text(encoding="utf-8"))
+    true_pages = data["fonds"][0]["pages"]
+    data["fonds"][0]["pages"] = true_pages + 1
+    stats_json.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1)
+    assert [(p.where, p.value) for p in receipt.problems] == [
+        ("data/thong-ke/danh-muc-thong-ke.json: P07: Số trang (pages)", str(true_pages + 1))
+    ]
+    assert str(true_pages) in receipt.problems[0].message
+    # without re-sealing, the bag check names the edited file too
+    stats_json.write_text(json.dumps(data, ensure_ascii=False) + " ", encoding="utf-8")
+    _retar(root, tar)
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert result.exit_code == 1 and "danh-muc-thong-ke.json" in result.output
+
+
+def test_hostile_tar_members_are_refused(tmp_path: Path) -> None:
+    tar = tmp_path / "evil.tar"
+    with tarfile.open(tar, "w") as archive:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 3
+        archive.addfile(info, io.BytesIO(b"bad"))
+    Path(f"{tar}.sha256").write_text(f"{_sha256(tar)}  evil.tar\n")
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert result.exit_code == 2 and "escapes" in result.output
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+# --- writing: audit first, per fonds, atomic and resumable --------------------------------------
+
+
+def test_damaged_aip_is_refused_and_nothing_is_written(fonds_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    bags = [b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text()]
+    for bag in bags:
+        shutil.copytree(bag, store / bag.name)
+    victim = next((store / bags[1].name / "data" / "representations" / "rep1" / "data").iterdir())
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
+    assert any(bags[1].name in p.where and victim.name in p.where for p in caught.value.problems)
+    assert list(out.iterdir()) == []
+    result = CliRunner().invoke(
+        main, ["handover", "P08", str(out), "--store", str(store), "--sender", SENDER.organization]
+    )
+    assert result.exit_code == 1 and victim.name in result.output
+
+
+def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_path: Path) -> None:
+    store_b = tmp_path / "second-store"
+    p08 = [b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text()]
+    shutil.copytree(p08[0], store_b / p08[0].name)  # the same AIP held in two stores: handed over once
+    out = tmp_path / "out"
+    stale = out / ".BGNV_P08_20261215.tar.partial"
+    out.mkdir()
+    stale.write_bytes(b"left by a crashed run")
+    args = ["handover", "P08", str(out), "--store", str(fonds_store), "--store", str(store_b)]
+    args += ["--sender", SENDER.organization, "--format", "bag", "--date", "2026-12-15", "--json", "-w", "1"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    (result,) = json.loads(first.output)["handovers"]
+    assert not result["skipped"] and len(result["packages"]) == 2
+    assert Path(result["path"]).name == "BGNV_P08_20261215.tar" and not stale.exists()
+    receipt = verify_handover(Path(result["path"]), workers=1)
+    assert receipt.ok, receipt.problems
+    assert receipt.receiver == "Bộ Nội vụ" and receipt.statistics and receipt.statistics.hoso == 2
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and json.loads(again.output)["handovers"][0]["skipped"]
+    # the same fonds and date with a different set of AIPs is not taken for a finished job
+    other = CliRunner().invoke(main, [*args[:3], "--store", str(store_b), *args[7:]])
+    assert other.exit_code == 2 and "other AIPs" in other.output
+    # a crash between publishing the tar and writing its digest: the re-run writes the digest
+    Path(f"{result['path']}.sha256").unlink()
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert Path(f"{result['path']}.sha256").read_text().split()[0] == _sha256(Path(result["path"]))
+
+    unknown_args = ["handover", "P99", str(out), "--store", str(fonds_store), "--sender", "X"]
+    unknown = CliRunner().invoke(main, unknown_args)
+    assert unknown.exit_code == 2 and "P99" in unknown.output
+    with pytest.raises(UserInputError):
+        handover([], out, sender=SENDER, receiver=RECEIVER)
+    with pytest.raises(UserInputError):
+        handover(p08, out, sender=Party(" "), receiver=RECEIVER)
+
+
+def test_stored_zip_size_is_exact_for_streamed_zips() -> None:
+    from oais_preserve.handover import stored_zip_size
+
+    class Stream:  # write-only, like the tar member zipfile streams into
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, chunk: bytes) -> int:
+            self.data += chunk
+            return len(chunk)
+
+        def flush(self) -> None:
+            pass
+
+    entries = [
+        ("AIP/METS.xml", 1234),
+        ("AIP/representations/rep1/data/Biên bản họp.pdf", 0),
+        ("AIP/x.tif", 70001),
+    ]
+    stream = Stream()
+    sink: object = stream
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
+        for name, size in entries:
+            info = zipfile.ZipInfo(name, (2026, 12, 15, 8, 0, 0))
+            info.file_size = size
+            with archive.open(info, "w") as member:
+                member.write(bytes(size))
+    assert len(stream.data) == stored_zip_size(entries)
+    with zipfile.ZipFile(io.BytesIO(bytes(stream.data))) as check:
+        assert check.testzip() is None and check.namelist() == [name for name, _size in entries]
+
+
+def test_unreadable_aip_blocks_only_its_own_fonds(fonds_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for bag in sorted(fonds_store.iterdir()):
+        if "P08" in (bag / "bag-info.txt").read_text():
+            shutil.copytree(bag, store / bag.name)
+    broken = store / "broken-P07"
+    (broken / "data").mkdir(parents=True)
+    (broken / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (broken / "bag-info.txt").write_text("Bag-Group-Identifier: P07\n")
+    (broken / "data" / "METS.xml").write_text("<mets")  # not well-formed
+    results = handover(find_aips([store]), tmp_path / "a", sender=SENDER, receiver=RECEIVER, fonds=["P08"])
+    assert [r.fonds_code for r in results] == ["P08"]
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([store]), tmp_path / "b", sender=SENDER, receiver=RECEIVER, workers=1)
+    assert [p.where for p in caught.value.problems] == ["broken-P07"]
+    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Path) -> None:
+    record = {
+        "archiveCode": "H55.22",
+        "fondsCode": "P08",
+        "fondsName": "Phông Ty Thủy lợi tỉnh Bắc Thái",
+        "organization": SENDER.organization,
+        "paperTotal": 12.5,
+        "paperTotalUnit": "shelfMetre",
+        "copyNumber": 999999,  # informative in the record: the list computes its own
+        "copyNumberUnit": "page",
+    }
+    path = tmp_path / "P08.json"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    args = ["handover", "P08", str(tmp_path / "out"), "--store", str(fonds_store), "--sender", "X", "-w", "1"]
+    result = CliRunner().invoke(main, [*args, "--fonds-record", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (handed,) = json.loads(result.output)["handovers"]
+    stats = handed["statistics"]
+    assert (stats["paper_total"], stats["paper_total_unit"]) == (12.5, "mét giá")
+    assert stats["copy_number"] == _independent_counts(fonds_store, "P08")["pages"] != 999999
+    assert verify_handover(Path(handed["path"]), workers=1).ok
+    path.write_text(json.dumps(record | {"paperTotal": "nhiều"}), encoding="utf-8")
+    bad = CliRunner().invoke(main, [*args, "--fonds-record", str(path)])
+    assert bad.exit_code == 2 and "paperTotal" in bad.output

@@ -1,0 +1,176 @@
+"""The yearly report: figures from the packages and handover records, collectors, rendering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from openpyxl import load_workbook
+
+from oais_preserve import UserInputError
+from oais_preserve.cli import main
+from oais_preserve.handover import Party, find_aips, handover
+from oais_preserve.yearreport import COLUMNS, UNKNOWN, yearly_report
+
+METS = "{http://www.loc.gov/METS/}"
+PREMIS = "{http://www.loc.gov/premis/v3}"
+
+
+def _packaged_year(store: Path) -> int:
+    bag = next(iter(sorted(store.iterdir())))
+    header = etree.parse(str(bag / "data" / "METS.xml")).getroot().find(f"{METS}metsHdr")
+    assert header is not None
+    return datetime.fromisoformat(header.get("CREATEDATE", "")).year
+
+
+@pytest.fixture(scope="module")
+def handovers(fonds_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One handover of P08 dated in the packaging year, and one of P08 dated the year after."""
+    year = _packaged_year(fonds_store)
+    out = tmp_path_factory.mktemp("handovers")
+    for when in (date(year, 12, 1), date(year + 1, 1, 5)):
+        handover(
+            find_aips([fonds_store]),
+            out,
+            sender=Party("Trung tâm Lưu trữ lịch sử tỉnh Thái Nguyên"),
+            receiver=Party("Bộ Nội vụ"),
+            fonds=["P08"],
+            handover_date=when,
+            audit=None,
+            workers=1,
+        )
+    return out
+
+
+def _ledger(store: Path, year: int) -> dict[str, dict[str, int]]:
+    """Independent counts from the bags: what the report must show for ``year``."""
+    counts: dict[str, dict[str, int]] = {}
+    for bag in sorted(store.iterdir()):
+        data = bag / "data"
+        mets = etree.parse(str(data / "METS.xml")).getroot()
+        fonds = next(
+            n.text
+            for n in mets.iter(f"{METS}note")
+            if n.getparent().get("ROLE") == "ARCHIVIST"  # type: ignore[union-attr]
+        )
+        assert fonds is not None
+        created = datetime.fromisoformat(mets.find(f"{METS}metsHdr").get("CREATEDATE"))  # type: ignore[union-attr,arg-type]
+        premis = etree.parse(str(data / "metadata" / "preservation" / "PREMIS.xml")).getroot()
+        digitized_year = next(
+            int((event.findtext(f"{PREMIS}eventDateTime") or "")[:4])
+            for event in premis.iter(f"{PREMIS}event")
+            if event.findtext(f"{PREMIS}eventType") == "transfer"
+        )
+        pages = int(
+            etree.parse(str(data / "metadata" / "descriptive" / "EAD.xml")).findtext("numberOfPage") or 0
+        )
+        row = counts.setdefault(fonds, {"digitized": 0, "packaged": 0, "pages": 0, "bytes": 0})
+        if digitized_year == year:
+            row["digitized"] += 1
+            row["pages"] += pages
+        if created.year == year:
+            row["packaged"] += 1
+            row["bytes"] += sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
+    return counts
+
+
+def test_report_figures_match_the_packages_and_records(
+    fonds_store: Path, handovers: Path, tmp_path: Path
+) -> None:
+    year = _packaged_year(fonds_store)
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--year",
+            str(year),
+            "--store",
+            str(fonds_store),
+            "--handovers",
+            str(handovers),
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    expected = _ledger(fonds_store, year)
+    book = load_workbook(tmp_path / f"bao-cao-{year}.xlsx", read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    headers = ["STT", *(h for _k, h in COLUMNS)]
+    start = next(i for i, row in enumerate(rows) if list(row[: len(headers)]) == headers)
+    by_fonds = {row[1]: dict(zip(headers, row, strict=False)) for row in rows[start + 1 :] if row[0]}
+    assert set(by_fonds) == {"P07", "P08"}
+    for fonds, figures in expected.items():
+        row = by_fonds[fonds]
+        assert row["Hồ sơ đóng gói trong năm"] == figures["packaged"] > 0
+        assert row["Dung lượng đóng gói trong năm (byte)"] == figures["bytes"]
+        assert row["Hồ sơ số hóa trong năm"] == figures["digitized"]
+        assert row["Số trang số hóa trong năm"] == figures["pages"]
+        assert row["Hồ sơ đã lựa chọn"] == UNKNOWN and row["Số lần kiểm tra"] == UNKNOWN  # no source: not 0
+    assert by_fonds["P08"]["Hồ sơ bàn giao trong năm"] == 2  # the handover of the next year is not counted
+    assert by_fonds["P07"]["Hồ sơ bàn giao trong năm"] == 0
+    total = next(row for row in rows[start + 1 :] if row[1] == "Tổng cộng")
+    assert total[headers.index("Hồ sơ đóng gói trong năm")] == 32
+    data = json.loads((tmp_path / f"bao-cao-{year}.json").read_text(encoding="utf-8"))
+    assert data["totals"]["selected"] is None and len(data["handovers"]) == 1
+
+
+def test_collectors_fill_their_columns(fonds_store: Path) -> None:
+    year = _packaged_year(fonds_store)
+
+    def ledger(asked: int) -> dict[str, dict[str, int]]:
+        assert asked == year
+        return {"P07": {"copies_held": 2, "audits": 4, "problems_found": 1, "problems_repaired": 1}}
+
+    def catalogue(asked: int) -> dict[str, dict[str, int]]:
+        return {"P07": {"selected": 40}, "P08": {"selected": 0}}
+
+    report = yearly_report(year, find_aips([fonds_store]), collectors=[ledger, catalogue])
+    p07, p08 = report.rows
+    assert (p07.selected, p07.copies_held, p07.audits, p07.problems_repaired) == (40, 2, 4, 1)
+    assert p08.selected == 0 and p08.copies_held is None  # a real 0, and still no data
+    assert report.totals()["selected"] == 40 and report.totals()["audits"] is None
+    with pytest.raises(UserInputError):
+        yearly_report(year, [], collectors=[lambda _y: {"P07": {"made_up": 1}}])
+
+
+def test_html_page_renders_on_one_page_in_chromium(
+    fonds_store: Path, handovers: Path, tmp_path: Path
+) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no headless Chromium on this machine")
+    year = _packaged_year(fonds_store)
+    CliRunner().invoke(main, ["report", "--year", str(year), "--store", str(fonds_store), str(tmp_path)])
+    page = tmp_path / f"bao-cao-{year}.html"
+    assert "BÁO CÁO TIẾN ĐỘ" in page.read_text(encoding="utf-8")
+    pdf, png = tmp_path / "page.pdf", tmp_path / "page.png"
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    subprocess.run(
+        [*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    subprocess.run(
+        [*common, f"--screenshot={png}", "--window-size=1400,1000", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    import pikepdf
+    from PIL import Image
+
+    with pikepdf.open(pdf) as document:
+        assert len(document.pages) == 1
+    with Image.open(png) as image:
+        histogram = image.convert("L").histogram()
+        dark = sum(histogram[:128])
+        coloured = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+    assert dark > 2000  # text and table lines were drawn
+    assert len(coloured) > 50  # the chart's bars and anti-aliased text, not a blank page
