@@ -207,9 +207,8 @@ def _to_srgb8(image: Any) -> Any:
 
     if image.hasalpha():
         image = image.flatten(background=[255] * (image.bands - 1) if image.bands > 2 else [255])
-    if image.interpretation not in (pyvips.Interpretation.SRGB, pyvips.Interpretation.B_W):
-        image = image.colourspace(pyvips.Interpretation.SRGB)
-    elif image.format != pyvips.BandFormat.UCHAR:
+    srgb_or_grey = image.interpretation in (pyvips.Interpretation.SRGB, pyvips.Interpretation.B_W)
+    if not srgb_or_grey or image.format != pyvips.BandFormat.UCHAR:
         image = image.colourspace(pyvips.Interpretation.SRGB)
     if image.format != pyvips.BandFormat.UCHAR:
         image = image.cast(pyvips.BandFormat.UCHAR)
@@ -262,7 +261,8 @@ def _image_derivatives(master: Path, settings: DerivativeSettings, work: Path) -
             access_done,
             None,
             tool,
-            f"thumbnail(size={edge}, size=down, fail_on=truncated); jpegsave(Q={settings.access_quality}); {common}",
+            f"thumbnail(size={edge}, size=down, fail_on=truncated);"
+            f" jpegsave(Q={settings.access_quality}); {common}",
         ),
         _record(
             thumb_path,
@@ -365,8 +365,4 @@ def _bitmap_to_vips(bitmap: Any, pyvips: Any) -> Any:
     image = pyvips.Image.new_from_memory(data, width, height, bands, "uchar")
     if bands == 4:  # BGRA reversed to RGBA: drop the (opaque) alpha of a rendered page
         image = image.extract_band(0, n=3)
-    if bands >= 3:
-        image = image.copy(interpretation="srgb")
-    else:
-        image = image.copy(interpretation="b-w")
-    return image
+    return image.copy(interpretation="srgb" if bands >= 3 else "b-w")

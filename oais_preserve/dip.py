@@ -42,8 +42,8 @@ from .derivatives import (
 from .ead import ead_schema_files
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import FileJob, read_file
-from .metsread import MetsModel, read_mets
 from .mets import DocumentLink, MdRef, MetsAgent, MetsFile, write_package_mets, write_representation_mets
+from .metsread import MetsModel, read_mets
 from .premis import (
     Agent,
     EntityObject,
@@ -389,10 +389,7 @@ def _executor(workers: int | None, executor: Executor | None) -> Iterator[Execut
 
 
 def _package_root(aip: Path, stack: ExitStack) -> Path:
-    if aip.is_file():
-        root = stack.enter_context(extracted_zip(aip))
-    else:
-        root = aip
+    root = stack.enter_context(extracted_zip(aip)) if aip.is_file() else aip
     return root / "data" if (root / "bagit.txt").exists() else root
 
 
@@ -1054,14 +1051,16 @@ class _DipBuilder:
             docs,
             self._excluded_lines(),
             (
-                f"Tạo bởi {SOFTWARE_NAME} {__version__}; ảnh: libvips {self.tools['libvips']}; PDF: PDFium {self.tools['pdfium']}",
+                f"Tạo bởi {SOFTWARE_NAME} {__version__}; ảnh: libvips {self.tools['libvips']};"
+                f" PDF: PDFium {self.tools['pdfium']}",
             ),
         )
 
     def _summary(self, out: HashingWriter) -> None:
         s = self.source
         lines = [
-            "Gói thông tin truy cập / Dissemination information package: DIP (TT05 Phụ lục V, E-ARK DIP, CSIP 2.0.4)",
+            "Gói thông tin truy cập / Dissemination information package: DIP"
+            " (TT05 Phụ lục V, E-ARK DIP, CSIP 2.0.4)",
             f"OBJID: {self.objid}",
             f"Tạo từ AIP / From AIP: {s.objid}",
             f"Mã hồ sơ lưu trữ / File code: {s.code}",
@@ -1080,8 +1079,10 @@ class _DipBuilder:
         lines += ["", "Tệp không tạo được bản sao / Masters skipped:"]
         lines += [f"  {rel}: {reason}" for rel, reason in self.failed.items()] or ["  (none)"]
         lines += ["", "Tệp truy cập / Access files (path, bytes, SHA-256, role, source master):"]
-        for p in self._all_placed():
-            lines.append(f"{p.rel}\t{p.record_size}\t{p.sha256}\t{p.output.role}\t{p.master.rel}")
+        for placed in self._all_placed():
+            lines.append(
+                f"{placed.rel}\t{placed.record_size}\t{placed.sha256}\t{placed.output.role}\t{placed.master.rel}"
+            )
         for line in lines:
             out.write((line + "\n").encode("utf-8"))
 
