@@ -17,7 +17,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .derivatives import DerivativeError, DerivativeSettings
 from .description import Document, HoSo, load_description, validate_description
+from .dip import AccessPolicy, DipResult, build_dip
 from .errors import (
     DescriptionError,
     IdentificationError,
@@ -34,8 +36,12 @@ from .packages import BuildResult, build_aip, build_sip, export_zip
 from .validate import ValidationReport, validate
 
 __all__ = [
+    "AccessPolicy",
     "BuildResult",
+    "DerivativeError",
+    "DerivativeSettings",
     "DescriptionError",
+    "DipResult",
     "Document",
     "FileJob",
     "FileRecord",
@@ -51,6 +57,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "build_aip",
+    "build_dip",
     "build_sip",
     "default_identifier",
     "export_zip",
