@@ -15,6 +15,7 @@ file names, codes, digests or content. The documentation lists it by position an
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
@@ -384,7 +385,8 @@ def _executor(workers: int | None, executor: Executor | None) -> Iterator[Execut
     if count <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    # "spawn", not fork: a forked child of a process whose libvips threads are running can hang.
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool
 
 
