@@ -36,6 +36,7 @@ from .derivatives import (
     DerivativeSet,
     DerivativeSettings,
     Output,
+    configure_worker,
     make_derivatives,
     master_kind,
     tool_versions,
@@ -386,7 +387,8 @@ def _executor(workers: int | None, executor: Executor | None) -> Iterator[Execut
         yield None
         return
     # "spawn", not fork: a forked child of a process whose libvips threads are running can hang.
-    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=configure_worker) as pool:
         yield pool
 
 
