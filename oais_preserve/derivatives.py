@@ -98,13 +98,17 @@ class DerivativeSet:
         return self.folder / output.name
 
 
-def configure_worker() -> None:
+def configure_worker(threads: int | None = 1) -> None:
     """Set up a process that does nothing but derivatives (our pool workers; the benchmark).
 
-    Two process-wide settings, so never applied to a caller's own process: glibc gives each
-    libvips thread its own malloc arena, which costs tens of MB per worker for nothing here
-    (one arena is measured as fast), and libvips' operation cache keeps the pixels of masters
-    that a batch never reads again.
+    Process-wide settings, so never applied to a caller's own process:
+
+    * ``threads``: libvips threads per process. The DIP builder already runs one worker process
+      per core, so one thread each uses the cores with the least memory (None keeps libvips'
+      default, one per core);
+    * one glibc malloc arena: by default each libvips thread gets its own, tens of MB per worker
+      for nothing here;
+    * no libvips operation cache: it keeps the pixels of masters a batch never reads again.
     """
     import ctypes
     import ctypes.util
@@ -116,6 +120,8 @@ def configure_worker() -> None:
         with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
             ctypes.CDLL(libc_name).mallopt(_M_ARENA_MAX, 1)
     pyvips.cache_set_max(0)
+    if threads is not None:
+        pyvips.concurrency_set(threads)
 
 
 def master_kind(name: str, mimetype: str | None = None) -> str | None:
@@ -218,9 +224,11 @@ def _vips_tool() -> str:
     return f"libvips {versions['libvips']} (pyvips {versions['pyvips']})"
 
 
-def _save_jpeg(image: Any, path: Path, quality: int) -> None:
+def _save_jpeg(image: Any, path: Path, quality: int, *, optimize: bool = False) -> None:
     # No metadata carried over (keep="none"): EXIF/XMP of a master may hold what a reader must not see.
-    image.jpegsave(str(path), Q=quality, optimize_coding=True, interlace=False, keep="none")
+    # optimize_coding holds every DCT coefficient of the image (+17 MB for a 2000 px copy): only
+    # for thumbnails, where it is small and saves a few per cent.
+    image.jpegsave(str(path), Q=quality, optimize_coding=optimize, interlace=False, keep="none")
 
 
 def _to_srgb8(image: Any) -> Any:
@@ -270,12 +278,12 @@ def _image_derivatives(master: Path, settings: DerivativeSettings, work: Path) -
         _save_jpeg(access, access_path, settings.access_quality)
         small = pyvips.Image.thumbnail(str(access_path), thumb, height=thumb, size="down")
         thumb_path = work / "thumbnail.jpg"
-        _save_jpeg(small, thumb_path, settings.thumbnail_quality)
+        _save_jpeg(small, thumb_path, settings.thumbnail_quality, optimize=True)
         access_done = pyvips.Image.new_from_file(str(access_path))
         thumb_done = pyvips.Image.new_from_file(str(thumb_path))
     except pyvips.Error as exc:
         raise DerivativeError(str(master), f"unreadable or damaged image ({_first_line(exc)})") from exc
-    common = "sRGB, 8 bit, metadata stripped, optimize_coding"
+    common = "sRGB, 8 bit, metadata stripped"
     return [
         _record(
             access_path,
@@ -284,7 +292,7 @@ def _image_derivatives(master: Path, settings: DerivativeSettings, work: Path) -
             None,
             tool,
             f"thumbnail(size={edge}, size=down, fail_on=truncated);"
-            f" jpegsave(Q={settings.access_quality}); {common}",
+            f" jpegsave(Q={settings.access_quality}, baseline); {common}",
         ),
         _record(
             thumb_path,
@@ -293,7 +301,7 @@ def _image_derivatives(master: Path, settings: DerivativeSettings, work: Path) -
             None,
             tool,
             f"thumbnail of the access copy (size={thumb}, size=down); "
-            f"jpegsave(Q={settings.thumbnail_quality}); {common}",
+            f"jpegsave(Q={settings.thumbnail_quality}, optimize_coding); {common}",
         ),
     ]
 
@@ -338,7 +346,7 @@ def _pdf_derivatives(master: Path, settings: DerivativeSettings, work: Path) -> 
                 bitmap = page.render(scale=scale, rev_byteorder=True)
                 image = _bitmap_to_vips(bitmap, pyvips)
                 path = work / f"page-{number:04d}.jpg"
-                _save_jpeg(_to_srgb8(image), path, settings.thumbnail_quality)
+                _save_jpeg(_to_srgb8(image), path, settings.thumbnail_quality, optimize=True)
                 outputs.append(
                     _record(
                         path,
@@ -347,7 +355,8 @@ def _pdf_derivatives(master: Path, settings: DerivativeSettings, work: Path) -> 
                         number,
                         tool,
                         f"page {number} rendered at scale {scale:.4f} (long edge "
-                        f"{settings.thumbnail_size} px); jpegsave(Q={settings.thumbnail_quality})",
+                        f"{settings.thumbnail_size} px);"
+                        f" jpegsave(Q={settings.thumbnail_quality}, optimize_coding)",
                     )
                 )
             finally:

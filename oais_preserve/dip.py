@@ -351,7 +351,8 @@ def build_dip(
     settings = settings or DerivativeSettings()
     aip = Path(aip)
     dest_dir = Path(dest_dir)
-    report = validate(aip, verify=verify, executor=executor)
+    on_verify = (lambda done, total: progress("verify", done, total)) if progress else None
+    report = validate(aip, verify=verify, executor=executor, progress=on_verify)
     if report.package_type != "AIP":
         raise UserInputError(f"{aip}: is {report.package_type or 'not a package'}, not an AIP")
     if not report.valid:

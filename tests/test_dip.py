@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,42 @@ def test_viewer_renders_documents_and_thumbnails_in_headless_chromium(
     image = pyvips.Image.new_from_file(str(shot))
     assert (image.width, image.height) == (1280, 1600)
     assert image.deviate() > 20  # a rendered page, not a blank one
+
+
+_MEMORY_PROBE = """
+import sys
+from pathlib import Path
+from oais_preserve.derivatives import DerivativeSettings, configure_worker, make_derivatives
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+import pyvips
+configure_worker()  # as the DIP builder's worker processes are
+pyvips.Image.black(8, 8).avg()  # libvips started: its threads count in the baseline
+base = rss("VmRSS:")
+out = make_derivatives(Path(sys.argv[1]), "0" * 64, "image", DerivativeSettings(), Path(sys.argv[2]))
+print(base, rss("VmHWM:"), out.outputs[0].width, out.outputs[0].height)
+"""
+
+
+def test_derivatives_stream_the_master_instead_of_decoding_it_whole(tmp_path: Path) -> None:
+    """An 8000 x 10000 RGB uncompressed TIFF holds 240 MB of pixels; making its access copy and
+    thumbnail must take far less than that above the process's baseline."""
+    master = tmp_path / "big.tif"
+    noise = pyvips.Image.gaussnoise(8000, 10000, sigma=40, mean=128).cast("uchar")
+    noise.bandjoin([noise, noise]).copy(interpretation="srgb").tiffsave(str(master), compression="none")
+    pixels = 8000 * 10000 * 3
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(master), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    base, peak, width, height = (int(x) for x in done.stdout.split())
+    assert (width, height) == (1600, 2000)
+    assert peak - base < pixels // 2, (
+        f"grew by {(peak - base) / 1e6:.0f} MB for {pixels / 1e6:.0f} MB of pixels"
+    )
