@@ -142,6 +142,35 @@ def test_access_copies_are_srgb_jpegs_within_the_long_edge(aips: dict[str, Any],
         assert pdf.read_bytes() == masters[pdf.name].read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("hoso", "doc", "policy", "included"),
+    [
+        ("01", "01", AccessPolicy(), True),
+        ("01", "02", AccessPolicy(), False),
+        ("01", "02", AccessPolicy(allow_conditional=True), True),
+        ("01", "02", AccessPolicy(overrides={"7": "include"}), True),
+        ("01", "03", AccessPolicy(allow_conditional=True), False),
+        ("01", "03", AccessPolicy(include_restricted=True), True),
+        ("03", "01", AccessPolicy(), False),  # a document in a secret hồ sơ is secret
+        ("02", "01", AccessPolicy(allow_conditional=True), True),
+        ("01", "01", AccessPolicy(overrides={"7": "exclude"}), False),
+        ("01", "03", AccessPolicy(include_restricted=True, overrides={"X.0000007": "exclude"}), False),
+        ("01", None, AccessPolicy(), True),  # no mode of its own: the hồ sơ's
+    ],
+)
+def test_access_policy_rule(hoso: str, doc: str | None, policy: AccessPolicy, included: bool) -> None:
+    decision = policy.decide(hoso, doc, ["7", "X.0000007"])
+    assert decision.included is included
+    assert "chế độ sử dụng" in decision.reason or "override" in decision.reason
+
+
+def test_access_policy_refuses_what_it_cannot_honour() -> None:
+    with pytest.raises(UserInputError, match="include_restricted"):
+        AccessPolicy(overrides={"7": "include"}).decide("01", "03", ["7"])
+    with pytest.raises(UserInputError, match="'include' or 'exclude'"):
+        AccessPolicy(overrides={"7": "maybe"})
+
+
 def _leak_markers(aips: dict[str, Any], ordinal: int) -> dict[str, bytes]:
     """Everything that identifies document ``ordinal``: codes, names, digest and content."""
     source = read_aip(aips["restricted"] / "data")
@@ -280,6 +309,10 @@ def test_cli_build_dip_json_and_errors(aips: dict[str, Any], tmp_path: Path) -> 
         main, ["build-dip", str(aips["public"]), str(tmp_path / "d3"), "--include", "2", "--exclude", "2"]
     )
     assert clash.exit_code == 2
+    checked = runner.invoke(main, ["validate", data["path"], "--json"])
+    assert checked.exit_code == 0 and json.loads(checked.output)["package_type"] == "DIP"
+    not_aip = runner.invoke(main, ["build-dip", data["path"], str(tmp_path / "d5")])
+    assert not_aip.exit_code == 2 and "not an AIP" in not_aip.output
     secret = runner.invoke(
         main, ["build-dip", str(aips["restricted"]), str(tmp_path / "d4"), "--include", "2"]
     )

@@ -109,6 +109,6 @@ def build_dip_command(
         if not result.skipped:
             click.echo(f"xem / view: {result.path / 'documentation' / 'index.html'}")
         for master in result.failed_masters:
-            click.echo(f"bỏ qua / skipped (damaged master, see PREMIS): {master}", err=True)
+            click.echo(f"không tạo được bản sao / no access copy (see PREMIS): {master}", err=True)
 
     emit(as_json, {"ok": True, **result.to_dict()}, human)
