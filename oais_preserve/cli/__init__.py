@@ -8,10 +8,8 @@ Each module below registers the commands of one concept on the ``main`` group.
 
 from __future__ import annotations
 
-from . import (
-    dip,  # noqa: F401  (registers build-dip)
-    packaging,  # noqa: F401  (registers its commands)
-)
+from . import dip as _dip  # noqa: F401  (registers build-dip)
+from . import packaging  # noqa: F401  (registers its commands)
 from ._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USER, main
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_USER", "main"]
