@@ -18,7 +18,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .audit import AuditResult, RepairResult, audit, repair
+from .derivatives import DerivativeError, DerivativeSettings
 from .description import Document, HoSo, load_description, validate_description
+from .dip import AccessPolicy, DipResult, build_dip
 from .errors import (
     DescriptionError,
     IdentificationError,
@@ -40,9 +42,13 @@ from .storage import StorageConfig, StoreResult, load_storage_config, reindex, r
 from .validate import ValidationReport, validate
 
 __all__ = [
+    "AccessPolicy",
     "AuditResult",
     "BuildResult",
+    "DerivativeError",
+    "DerivativeSettings",
     "DescriptionError",
+    "DipResult",
     "Document",
     "FileJob",
     "FileRecord",
@@ -68,6 +74,7 @@ __all__ = [
     "__version__",
     "audit",
     "build_aip",
+    "build_dip",
     "build_sip",
     "default_identifier",
     "export_zip",
