@@ -179,8 +179,10 @@ def _walk_content(owner: Any, resources: Any, ctm: _Matrix, measure: _Measure, d
         return  # nested forms this deep are hostile or broken
     stack: list[_Matrix] = []
     xobjects = resources.get("/XObject", {}) if resources is not None else {}
-    for operands, operator in pikepdf.parse_content_stream(owner, "q Q cm Do Tj TJ ' \""):
-        op = str(operator)
+    for instruction in pikepdf.parse_content_stream(owner, "q Q cm Do Tj TJ ' \""):
+        if not isinstance(instruction, pikepdf.ContentStreamInstruction):
+            continue  # inline images are small (logos, stamps), never the page scan
+        operands, op = instruction.operands, str(instruction.operator)
         if op == "q":
             stack.append(ctm)
         elif op == "Q":
