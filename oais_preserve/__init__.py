@@ -17,6 +17,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .batch import BatchItem, BatchReport, build_batch
+from .catalogue import CatalogueImport, CatalogueProblem, import_catalogue, write_error_report
 from .description import Document, HoSo, load_description, validate_description
 from .errors import (
     DescriptionError,
@@ -31,10 +33,16 @@ from .fixity import FileJob, FileRecord, read_file, read_files
 from .identify import FormatIdentifier, Identification, default_identifier
 from .ingest import ingest
 from .packages import BuildResult, build_aip, build_sip, export_zip
+from .qa import QaResult, check_file, write_qa_report
+from .selection import Selection, select_hoso, write_selection
 from .validate import ValidationReport, validate
 
 __all__ = [
+    "BatchItem",
+    "BatchReport",
     "BuildResult",
+    "CatalogueImport",
+    "CatalogueProblem",
     "DescriptionError",
     "Document",
     "FileJob",
@@ -46,18 +54,27 @@ __all__ = [
     "InvalidPackageError",
     "OaisPreserveError",
     "Problem",
+    "QaResult",
+    "Selection",
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
     "__version__",
     "build_aip",
+    "build_batch",
     "build_sip",
+    "check_file",
     "default_identifier",
     "export_zip",
+    "import_catalogue",
     "ingest",
     "load_description",
     "read_file",
     "read_files",
+    "select_hoso",
     "validate",
     "validate_description",
+    "write_error_report",
+    "write_qa_report",
+    "write_selection",
 ]

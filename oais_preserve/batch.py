@@ -177,7 +177,7 @@ def _qa_jobs(hoso: CatalogueHoSo, scans: Path) -> tuple[QaJob, ...]:
 def plan_jobs(
     catalogue: CatalogueImport, out: Path, codes: Sequence[str] | None = None, *, qa: bool = True
 ) -> tuple[list[HosoJob], list[BatchItem]]:
-    """Jobs for the selected, valid hồ sơ (``codes`` None: every valid one); failures up front for the rest."""
+    """Jobs for the selected, valid hồ sơ (``codes`` None: every valid one); failed items for the rest."""
     if catalogue.scans is None:
         raise UserInputError("cần thư mục bản quét để đóng gói (the scans folder is needed to package)")
     wanted = None if codes is None else list(dict.fromkeys(codes))
@@ -198,7 +198,7 @@ def plan_jobs(
                     code,
                     fonds,
                     "failed",
-                    reason=f"{hoso.errors} lỗi danh mục (catalogue problems); xem báo cáo lỗi (see the error report)",
+                    reason=f"{hoso.errors} lỗi danh mục (catalogue problems): see import-catalogue --report",
                 )
             )
             continue

@@ -264,7 +264,7 @@ def select_hoso(
                     hoso,
                     "partial-hoso",
                     f"chỉ {marked}/{total} tài liệu được chọn: phải chọn cả hồ sơ, không chọn từng tài liệu",
-                    f"only {marked} of {total} documents marked: select the whole hồ sơ, never single documents",
+                    f"only {marked} of {total} documents marked: select whole hồ sơ, not single documents",
                 )
             )
             continue
@@ -353,8 +353,7 @@ def _rows(selection: Selection, lang: str) -> Iterable[tuple[str, list[object]]]
     """("fonds" | "item" | "total" | "grand", cells) in list order."""
     totals = selection.totals()
     current: str | None = None
-    number = 0
-    for item in selection.selected:
+    for number, item in enumerate(selection.selected, start=1):
         if item.fonds_code != current:
             if current is not None:
                 yield "total", _total_row(current, totals[current], lang)
@@ -367,7 +366,6 @@ def _rows(selection: Selection, lang: str) -> Iterable[tuple[str, list[object]]]
                     else f"Fonds: {item.fonds_code} – {item.fonds_name}"
                 ],
             )
-        number += 1
         yield (
             "item",
             [
