@@ -154,23 +154,18 @@ def build_one(job: HosoJob) -> BatchItem:
     )
 
 
-def _qa_jobs(hoso: CatalogueHoSo, scans: Path) -> tuple[QaJob, ...]:
+def qa_jobs(catalogue: CatalogueImport, hoso: CatalogueHoSo) -> tuple[QaJob, ...]:
+    """QA jobs for the scans of one imported hồ sơ, with its context (naming rule, maps at 300 dpi)."""
     jobs = []
     description = hoso.description or {}
     for rel in description.get("hoso", {}).get("files", []):
-        jobs.append(QaJob(str(scans / rel), rel, file_code=hoso.file_code))
+        jobs.append(QaJob(str(catalogue.scan_path(rel)), rel, file_code=hoso.file_code))
     for doc in description.get("documents", []):
         drawing = doc.get("typeName") in ("30", "31")
+        ordinal = doc.get("docOrdinal")
         for rel in doc.get("files", []):
-            jobs.append(
-                QaJob(
-                    str(scans / rel),
-                    rel,
-                    drawing=drawing,
-                    file_code=hoso.file_code,
-                    ordinal=doc.get("docOrdinal"),
-                )
-            )
+            path = str(catalogue.scan_path(rel))
+            jobs.append(QaJob(path, rel, drawing=drawing, file_code=hoso.file_code, ordinal=ordinal))
     return tuple(jobs)
 
 
@@ -210,7 +205,7 @@ def plan_jobs(
                 hoso.description,
                 str(catalogue.scans),
                 str(out / file_name_safe(fonds or "_")),
-                _qa_jobs(hoso, catalogue.scans) if qa else (),
+                qa_jobs(catalogue, hoso) if qa else (),
                 tuple((c.field, c.original, c.code) for c in hoso.conversions),
             )
         )

@@ -329,17 +329,21 @@ def _csv_rows(path: Path) -> Iterator[RowValues]:
     if not path.is_file():
         raise UserInputError(f"{path}: không tìm thấy tệp (file not found)")
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(65536)
-        handle.seek(0)
         try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        try:
-            for row in csv.reader(handle, dialect):
+            sample = handle.read(65536)
+            handle.seek(0)
+            delimiter = _delimiter(sample)
+            for row in csv.reader(handle, delimiter=delimiter):
                 yield tuple(row)
         except UnicodeDecodeError as exc:
             raise UserInputError(f"{path}: không phải UTF-8 (not UTF-8): {exc}") from exc
+
+
+def _delimiter(sample: str) -> str:
+    """The separator giving the widest row among the first lines (title rows have one cell)."""
+    lines = sample.splitlines()[:HEADER_SEARCH_ROWS]
+    widths = {d: max((len(r) for r in csv.reader(lines, delimiter=d)), default=0) for d in ",;\t"}
+    return max(widths, key=lambda d: widths[d])
 
 
 def _cell_text(value: object) -> str:
@@ -411,6 +415,11 @@ def _classify(
     return "hoso"
 
 
+#: Shared names that are required of the hồ sơ but optional for a document: in a single sheet,
+#: a plain "Mức độ tin cậy" / "Tình trạng vật lý" column describes the hồ sơ.
+_PREFER_HOSO = frozenset({"confidenceLevel", "format"})
+
+
 def _combined_columns(candidates: list[list[str]]) -> dict[str, tuple[int, str]]:
     """One row per document with hồ sơ columns repeated: each header goes to one side.
 
@@ -427,7 +436,9 @@ def _combined_columns(candidates: list[list[str]]) -> dict[str, tuple[int, str]]
             if "ho so" in key and in_hoso is None and stripped in hoso_index:
                 in_hoso = hoso_index[stripped]
             name = None
-            if in_hoso and (in_doc is None or "ho so" in key) and in_hoso != "fileCode":
+            about_doc = "van ban" in key or "tai lieu" in key
+            prefer_hoso = in_hoso in _PREFER_HOSO and not about_doc
+            if in_hoso and (in_doc is None or "ho so" in key or prefer_hoso) and in_hoso != "fileCode":
                 name = f"hoso.{in_hoso}"
             elif in_doc:
                 name = in_doc
@@ -660,6 +671,13 @@ class CatalogueImport:
     hoso: list[CatalogueHoSo]
     problems: list[CatalogueProblem]
     unmatched_scans: list[str] = field(default_factory=list)
+    scan_paths: dict[str, str] = field(default_factory=dict)  # NFC relative path -> name on disk
+
+    def scan_path(self, rel: str) -> Path:
+        """Where a described scan is on disk (its name may be NFD there)."""
+        if self.scans is None:
+            raise UserInputError("no scans folder was given to the import")
+        return self.scans / self.scan_paths.get(rel, rel)
 
     @property
     def errors(self) -> list[CatalogueProblem]:
@@ -1140,6 +1158,7 @@ class ScanIndex:
     by_stem: dict[str, list[str]] = field(default_factory=dict)  # name without extension
     by_ordinal: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     claimed: set[str] = field(default_factory=set)
+    on_disk: dict[str, str] = field(default_factory=dict)  # NFC relative path -> the name on disk
 
     @classmethod
     def build(cls, root: Path) -> ScanIndex:
@@ -1151,7 +1170,9 @@ class ScanIndex:
             for name in sorted(files):
                 if name.startswith(".") or Path(name).suffix.casefold() not in SCAN_EXTENSIONS:
                     continue
-                rel = (Path(folder) / name).relative_to(root).as_posix()
+                disk = (Path(folder) / name).relative_to(root).as_posix()
+                rel = unicodedata.normalize("NFC", disk)  # descriptions carry NFC; the disk may be NFD
+                index.on_disk[rel] = disk
                 index._add(unicodedata.normalize("NFC", name).casefold(), rel)
         return index
 
@@ -1194,6 +1215,7 @@ def _match_scans(importer: _Importer, hoso: CatalogueHoSo, index: ScanIndex) -> 
                     hoso.file_code,
                 )
                 hoso.errors += 1
+                hoso.bad_fields.add("files")
     hoso.hoso_files = sorted(set(whole))
     for doc in hoso.documents:
         ordinal = doc.fields.get("docOrdinal")
@@ -1215,6 +1237,7 @@ def _match_scans(importer: _Importer, hoso: CatalogueHoSo, index: ScanIndex) -> 
                         hoso.file_code,
                     )
                     hoso.errors += 1
+                    doc.bad_fields.add("files")
         elif isinstance(ordinal, int):
             matched = index.by_rule(hoso.file_code, ordinal)
             if not matched and not hoso.hoso_files:
@@ -1228,19 +1251,20 @@ def _match_scans(importer: _Importer, hoso: CatalogueHoSo, index: ScanIndex) -> 
                     hoso.file_code,
                 )
                 hoso.errors += 1
+                doc.bad_fields.add("files")
         doc.fields["files"] = matched
         index.claimed.update(matched)
     index.claimed.update(hoso.hoso_files)
 
 
-def _check_pages(importer: _Importer, hoso: CatalogueHoSo, root: Path) -> None:
+def _check_pages(importer: _Importer, hoso: CatalogueHoSo, index: ScanIndex) -> None:
     """Pages counted in the PDFs / images must equal numberOfPage (document, or whole hồ sơ)."""
     from .qa import count_pages
 
     def counted(paths: Iterable[str]) -> int | None:
         total = 0
         for rel in paths:
-            pages = count_pages(root / rel)
+            pages = count_pages(index.root / index.on_disk.get(rel, rel))
             if pages is None:
                 return None
             total += pages
@@ -1435,7 +1459,7 @@ def import_catalogue(
         if index is not None:
             _match_scans(importer, hoso, index)
             if count_scan_pages:
-                _check_pages(importer, hoso, index.root)
+                _check_pages(importer, hoso, index)
         _validate(importer, hoso, reported_fonds, check_files=index is not None)
     unmatched = _unmatched(importer, index) if index is not None else []
     return CatalogueImport(
@@ -1446,6 +1470,7 @@ def import_catalogue(
         [importer.hoso[c] for c in importer.order],
         importer.problems,
         unmatched,
+        index.on_disk if index is not None else {},
     )
 
 

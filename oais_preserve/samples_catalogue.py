@@ -10,6 +10,7 @@ and :func:`write_scan_image` write scans of a known resolution, PDF/A claim and 
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from collections.abc import Sequence
@@ -158,6 +159,7 @@ def _hoso_plan(index: int, docs: int, rng: random.Random) -> _Hoso:
     pages_total = sum(int(d.values["Số lượng trang"]) for d in documents)  # type: ignore[call-overload]
     values: dict[str, object] = {
         "Mã phông": fonds,
+        "Tên phông": dict(FONDS)[fonds],
         "Mã hồ sơ": code,
         "Tiêu đề hồ sơ": f"{_TITLES[index % len(_TITLES)]} năm {year}",
         "Thời hạn bảo quản": rng.choice(("01", "Vĩnh viễn", "01: Vĩnh viễn", "70 năm")),
@@ -357,6 +359,7 @@ def generate_catalogue(
 #: single-sheet header -> hồ sơ sheet header it repeats.
 _SINGLE_HOSO = {
     "Mã phông": "Mã phông",
+    "Tên phông": "Tên phông",
     "Mã hồ sơ": "Mã hồ sơ",
     "Tiêu đề hồ sơ": "Tiêu đề hồ sơ",
     "Thời hạn bảo quản": "Thời hạn bảo quản",
@@ -376,6 +379,7 @@ _SINGLE_HOSO = {
 # --------------------------------------------------------------------------- scans
 
 
+@functools.lru_cache(maxsize=64)
 def _page_jpeg(width: int, height: int, dpi: float, colour: bool, seed: int) -> bytes:
     """A paper-coloured page with a few dark text-like bars (small, quick to encode)."""
     import pyvips
@@ -415,7 +419,7 @@ def write_scan_pdf(
     pdf = pikepdf.new()
     font = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica))
     for number in range(pages):
-        data = _page_jpeg(width_px, height_px, dpi, colour, number)
+        data = _page_jpeg(width_px, height_px, dpi, colour, number % 3)
         image = pikepdf.Stream(pdf, data)
         image.Type, image.Subtype = Name.XObject, Name.Image
         image.Width, image.Height, image.BitsPerComponent = width_px, height_px, 8

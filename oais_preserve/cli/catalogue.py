@@ -237,10 +237,10 @@ def qa_command(
     progress = Progress(enabled=not as_json and sys.stderr.isatty())
     with handle_errors(as_json):
         if catalogue:
-            from ..batch import _qa_jobs
+            from ..batch import qa_jobs
 
             result = _import(catalogue, scans, mapping, None, None)
-            jobs = [job for hoso in result.hoso if hoso.description for job in _qa_jobs(hoso, scans)]
+            jobs = [job for hoso in result.hoso if hoso.description for job in qa_jobs(result, hoso)]
         else:
             jobs = jobs_for_folder(scans)
         results = _run_qa(jobs, workers, progress)
