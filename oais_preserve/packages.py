@@ -7,6 +7,7 @@ package against the digests it computed, and only then renames it into place.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import mimetypes
 import os
@@ -311,6 +312,7 @@ def _build(
     if final.parent.resolve() != dest_dir.resolve():
         raise UnsafePathError(f"{objid}: the package would not be written inside {dest_dir}")
     if final.exists():
+        _drop_stale_lock(final)
         return _already_built(final, objid, profile, started)
     inventory_path = final.with_name(f".{final.name}.inventory")
     with (
@@ -333,6 +335,19 @@ def _build(
         count, data_bytes = inventory.totals()
     log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, count, data_bytes)
     return BuildResult(final, objid, profile.package_type, count, data_bytes, time.monotonic() - started)
+
+
+def _drop_stale_lock(final: Path) -> None:
+    """A run killed between publishing and unlocking leaves an empty lock file: remove it if unheld."""
+    lock_path = final.with_name(f".{final.name}.lock")
+    if not lock_path.exists():
+        return
+    try:
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock_path.unlink(missing_ok=True)
+    except OSError:
+        pass  # held by a live process (BlockingIOError) or already gone: leave it
 
 
 def _check_qa_paths(hoso: HoSo, qa: Sequence[QaResult]) -> None:

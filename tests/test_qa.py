@@ -24,7 +24,9 @@ def _check(result, name):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("dpi", [150, 200, 300, 600])
 @pytest.mark.parametrize("pdfa", [True, False])
 def test_pdf_dpi_and_pdfa_status_are_measured(tmp_path: Path, dpi: int, pdfa: bool) -> None:
-    path = write_scan_pdf(tmp_path / f"H1.2.{dpi}.pdf", pages=2, dpi=dpi, pdfa=pdfa, text=pdfa, size_mm=(74, 105))
+    path = write_scan_pdf(
+        tmp_path / f"H1.2.{dpi}.pdf", pages=2, dpi=dpi, pdfa=pdfa, text=pdfa, size_mm=(74, 105)
+    )
     result = check_file(path)
     assert result.pages == 2
     assert result.min_dpi == pytest.approx(dpi, abs=0.5)

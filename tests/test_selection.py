@@ -102,10 +102,14 @@ def test_criteria_read_from_the_sheet_win(catalogue) -> None:  # type: ignore[no
 
 def test_select_cli(catalogue, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sample, _result = catalogue
-    run = CliRunner().invoke(main, ["select", str(sample.path), "--out", str(tmp_path / "sel"), "--criteria", "pre1975"])
+    run = CliRunner().invoke(
+        main, ["select", str(sample.path), "--out", str(tmp_path / "sel"), "--criteria", "pre1975"]
+    )
     assert run.exit_code == 0, run.output
     assert (tmp_path / "sel.xlsx").exists() and (tmp_path / "sel.csv").exists()
     listed = tmp_path / "codes.txt"
     listed.write_text(f"{sample.hoso_codes[0]}.1\n", encoding="utf-8")
-    refused = CliRunner().invoke(main, ["select", str(sample.path), "--out", str(tmp_path / "x"), "--codes", str(listed)])
+    refused = CliRunner().invoke(
+        main, ["select", str(sample.path), "--out", str(tmp_path / "x"), "--codes", str(listed)]
+    )
     assert refused.exit_code == 1 and "document-selection-refused" in refused.output
