@@ -13,6 +13,7 @@ header, value and rule; nothing is silently resolved or defaulted. See docs/cata
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -309,20 +310,10 @@ def _open_tables(path: Path) -> Iterator[tuple[str, Iterator[RowValues]]]:
 
 
 def _xlsx_tables(path: Path) -> Iterator[tuple[str, Iterator[RowValues]]]:
-    from openpyxl import load_workbook
+    from .xlsxstream import XlsxReader
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken or foreign file
-        raise UserInputError(f"{path}: không đọc được tệp Excel (cannot read the workbook): {exc}") from exc
-    try:
-        for sheet in workbook.worksheets:
-            if getattr(sheet, "sheet_state", "visible") != "visible":
-                continue
-            sheet.reset_dimensions()  # some writers record wrong dimensions: read to the real end
-            yield sheet.title, (tuple(row) for row in sheet.iter_rows(values_only=True))
-    finally:
-        workbook.close()
+    with XlsxReader(str(path)) as reader:
+        yield from reader.sheets()
 
 
 def _csv_rows(path: Path) -> Iterator[RowValues]:
@@ -450,8 +441,18 @@ def _combined_columns(candidates: list[list[str]]) -> dict[str, tuple[int, str]]
     return columns
 
 
+def _is_blank(row: RowValues) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
 def _is_numbering_row(row: RowValues) -> bool:
     """The "(1) (2) (3)…" row printed under many catalogue headers."""
+    first = next((v for v in row if v is not None), None)
+    starts = (isinstance(first, int) and first == 1) or (
+        isinstance(first, str) and first.strip()[:2] in ("(1", "1")
+    )
+    if not starts:
+        return False
     texts = [_cell_text(v) for v in row if _cell_text(v)]
     return len(texts) >= 3 and all(re.fullmatch(r"\(?\d{1,2}\)?", t) for t in texts)
 
@@ -597,6 +598,18 @@ def coerce_code(name: str, value: object) -> tuple[str, Conversion | None]:
 
 
 def _coerce(name: str, value: object) -> tuple[object, Conversion | None]:
+    if name != "files" and isinstance(value, str | int | float | datetime | date):
+        return _coerce_cached(name, value)
+    return _coerce_value(name, value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _coerce_cached(name: str, value: object) -> tuple[object, Conversion | None]:
+    """Catalogue values repeat (codes, labels, organs): each distinct one is normalized once."""
+    return _coerce_value(name, value)
+
+
+def _coerce_value(name: str, value: object) -> tuple[object, Conversion | None]:
     if name in _CODE_FIELDS or name == "language":
         return coerce_code(name, value)
     if name in _BOOL_FIELDS:
@@ -835,7 +848,7 @@ class _Importer:
 
     def _read_rows(self, layout: TableLayout, rows: Iterator[tuple[int, RowValues]]) -> None:
         for number, row in rows:
-            if not any(_cell_text(v) for v in row) or _is_numbering_row(row):
+            if _is_blank(row) or _is_numbering_row(row):
                 continue
             values = {name: row[index] for name, (index, _h) in layout.columns.items() if index < len(row)}
             if not any(_cell_text(v) for v in values.values()):

@@ -289,3 +289,25 @@ def test_import_cli_summary_english_and_exit_code(tmp_path: Path) -> None:
     assert len(list(out.glob("*.json"))) == 3
     missing = runner.invoke(main, ["import-catalogue", str(tmp_path / "nope.xlsx")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_streaming_xlsx_reader_reads_what_openpyxl_reads(tmp_path: Path) -> None:
+    from oais_preserve.xlsxstream import XlsxReader
+
+    path = tmp_path / "messy.xlsx"
+    _messy_workbook(path)
+    workbook = load_workbook(path)
+    hidden = workbook.create_sheet("ẩn")
+    hidden.append(["secret"])
+    hidden.sheet_state = "hidden"
+    workbook["Văn bản"].cell(row=12, column=2, value=True)  # a gap of empty rows, then a boolean
+    workbook.save(path)
+    theirs = load_workbook(path, read_only=True, data_only=True)
+    with XlsxReader(str(path)) as reader:
+        ours = {name: [tuple(r) for r in rows] for name, rows in reader.sheets()}
+    assert list(ours) == ["DANH MUC HO SO", "Văn bản"]
+    for name, rows in ours.items():
+        expected = [tuple(row) for row in theirs[name].iter_rows(values_only=True)]
+        assert len(rows) == len(expected)
+        for mine, their in zip(rows, expected, strict=True):
+            assert list(mine) == list(their)[: len(mine)] and not any(their[len(mine) :])

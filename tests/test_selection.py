@@ -61,7 +61,8 @@ def test_selection_by_one_criterion_and_the_list_with_totals(catalogue, tmp_path
     totals = selection.totals()
     assert sum(t["hoso"] for t in totals.values()) == len(selection.selected)
     xlsx, csv_path = write_selection(selection, tmp_path / "ds")
-    rows = list(csv.reader(open(csv_path, encoding="utf-8-sig")))
+    with open(csv_path, encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
     fonds_totals = [r for r in rows if r[0] == "Cộng phông"]
     assert [(r[1], int(r[4]), int(r[8])) for r in fonds_totals] == [
         (code, t["hoso"], t["documents"]) for code, t in totals.items()

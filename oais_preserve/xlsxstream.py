@@ -1,0 +1,203 @@
+"""Streaming ``.xlsx`` reader: rows of cell values, one sheet at a time, in bounded memory.
+
+openpyxl's read-only mode builds Python objects per cell and parses with the standard library;
+measured here it reads about 2,400 rows a second, too slow for a 50,000-row catalogue. This reader
+walks the sheet XML with lxml ``iterparse`` straight from the zip (entities never resolved, no
+network), keeps only the shared strings and the date styles, and hands each row over as a tuple
+(``None`` for empty cells, empty tuples for skipped rows, so row numbers stay those Excel shows).
+openpyxl still decides which number formats are dates and converts Excel serial dates.
+"""
+
+from __future__ import annotations
+
+import functools
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import IO
+
+from lxml import etree
+from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+from .errors import UserInputError
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_M = f"{{{_MAIN}}}"
+_MAX_MEMBER = 2 << 30  # refuse zip bombs: no sheet XML above 2 GiB uncompressed
+
+Row = tuple[object, ...]
+
+
+def _parser_args() -> dict[str, object]:
+    return {"resolve_entities": False, "no_network": True, "load_dtd": False}
+
+
+def _parse(archive: zipfile.ZipFile, name: str) -> etree._Element:
+    with archive.open(name) as handle:
+        return etree.parse(handle, etree.XMLParser(**_parser_args())).getroot()  # type: ignore[arg-type]
+
+
+_C, _V, _IS, _T, _RPH, _ROW = (f"{_M}{tag}" for tag in ("c", "v", "is", "t", "rPh", "row"))
+_DIGITS = "0123456789"
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_index(letters: str) -> int:
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def _text(element: etree._Element) -> str:
+    """The text of a shared or inline string: every ``t`` outside phonetic runs (``rPh``)."""
+    parts = []
+    for node in element.iter(_T):
+        parent = node.getparent()
+        if parent is None or parent.tag != _RPH:
+            parts.append(node.text or "")
+    return "".join(parts)
+
+
+class XlsxReader:
+    """Open an ``.xlsx``; :meth:`sheets` yields (name, rows) for each visible worksheet."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self.archive = zipfile.ZipFile(path)
+            workbook = _parse(self.archive, "xl/workbook.xml")
+        except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
+            raise UserInputError(
+                f"{path}: không đọc được tệp Excel (cannot read the workbook): {exc}"
+            ) from exc
+        properties = workbook.find(f"{_M}workbookPr")
+        mac = properties is not None and properties.get("date1904") in ("1", "true")
+        self.epoch = CALENDAR_MAC_1904 if mac else CALENDAR_WINDOWS_1900
+        targets = self._relationships()
+        self.sheet_parts: list[tuple[str, str]] = []
+        for sheet in workbook.iter(f"{_M}sheet"):
+            if sheet.get("state", "visible") != "visible":
+                continue
+            target = targets.get(sheet.get(f"{{{_REL}}}id", ""))
+            if target:
+                self.sheet_parts.append((sheet.get("name", ""), target))
+        self.shared = self._shared_strings()
+        self.date_styles = self._date_styles()
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def __enter__(self) -> XlsxReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _relationships(self) -> dict[str, str]:
+        rels = _parse(self.archive, "xl/_rels/workbook.xml.rels")
+        result = {}
+        for rel in rels.iter(f"{{{_PKG_REL}}}Relationship"):
+            target = rel.get("Target", "")
+            path = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+            result[rel.get("Id", "")] = path
+        return result
+
+    def _shared_strings(self) -> list[str]:
+        if "xl/sharedStrings.xml" not in self.archive.namelist():
+            return []
+        strings = []
+        with self.archive.open("xl/sharedStrings.xml") as handle:
+            for _event, item in etree.iterparse(handle, events=("end",), tag=f"{_M}si", **_parser_args()):
+                strings.append(_text(item))
+                item.clear()
+        return strings
+
+    def _date_styles(self) -> frozenset[int]:
+        if "xl/styles.xml" not in self.archive.namelist():
+            return frozenset()
+        styles = _parse(self.archive, "xl/styles.xml")
+        custom = {int(f.get("numFmtId", "0")): f.get("formatCode", "") for f in styles.iter(f"{_M}numFmt")}
+        cell_xfs = styles.find(f"{_M}cellXfs")
+        dates = set()
+        for index, xf in enumerate(cell_xfs if cell_xfs is not None else []):
+            fmt_id = int(xf.get("numFmtId", "0"))
+            code = custom.get(fmt_id) or BUILTIN_FORMATS.get(fmt_id, "")
+            if code and is_date_format(code):
+                dates.add(index)
+        return frozenset(dates)
+
+    def sheets(self) -> Iterator[tuple[str, Iterator[Row]]]:
+        for name, part in self.sheet_parts:
+            yield name, self._rows(part)
+
+    def _rows(self, part: str) -> Iterator[Row]:
+        info = self.archive.getinfo(part)
+        if info.file_size > _MAX_MEMBER:
+            raise UserInputError(f"{part}: trang tính quá lớn (worksheet too large: {info.file_size} bytes)")
+        with self.archive.open(part) as handle:
+            yield from self._iter_rows(handle)
+
+    def _iter_rows(self, handle: IO[bytes]) -> Iterator[Row]:
+        expected = 1
+        for _event, row in etree.iterparse(handle, events=("end",), tag=_ROW, **_parser_args()):
+            number = int(row.get("r") or expected)
+            while expected < number:  # rows Excel left out are empty rows
+                yield ()
+                expected += 1
+            yield self._row_values(row)
+            expected = number + 1
+            row.clear()
+            while row.getprevious() is not None:
+                del row.getparent()[0]
+
+    def _row_values(self, row: etree._Element) -> Row:
+        values: dict[int, object] = {}
+        position = 0
+        for cell in row.iter(_C):
+            ref = cell.get("r")
+            if ref:
+                position = _column_index(ref.rstrip(_DIGITS))
+            values[position] = self._value(cell)
+            position += 1
+        if not values:
+            return ()
+        width = max(values) + 1
+        return tuple(values.get(i) for i in range(width))
+
+    def _value(self, cell: etree._Element) -> object:
+        kind = cell.get("t", "n")
+        if kind == "inlineStr":
+            inline = cell.find(_IS)
+            if inline is None:
+                return None
+            first = inline.find(_T)
+            if first is not None and len(inline) == 1:
+                return first.text or ""  # plain inline text: the common case
+            return _text(inline)
+        raw = cell.findtext(_V)
+        if raw is None:
+            return None
+        if kind == "s":
+            index = int(raw)
+            return self.shared[index] if 0 <= index < len(self.shared) else None
+        if kind in ("str", "e"):
+            return raw
+        if kind == "b":
+            return raw == "1"
+        if kind == "d":
+            try:
+                return datetime.fromisoformat(raw)
+            except ValueError:
+                return raw
+        number = float(raw)
+        style = cell.get("s")
+        if style is not None and int(style) in self.date_styles:
+            try:
+                return from_excel(number, self.epoch)
+            except (ValueError, OverflowError):
+                return number
+        return int(number) if number.is_integer() and "." not in raw and "E" not in raw.upper() else number
