@@ -100,9 +100,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(
-        "| documents | workbook | openpyxl read (anchor) | import_catalogue | ratio | peak RSS anchor / ours |"
-    )
+    print("| documents | workbook | openpyxl (anchor) | import_catalogue | ratio | peak RSS anchor / ours |")
     print("|---|---|---|---|---|---|")
     size = result["workbook_bytes"] / 1e6
     rss = f"{result['anchor_peak_rss_mb']} / {result['ours_peak_rss_mb']} MB"
