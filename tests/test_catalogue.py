@@ -311,3 +311,26 @@ def test_streaming_xlsx_reader_reads_what_openpyxl_reads(tmp_path: Path) -> None
         assert len(rows) == len(expected)
         for mine, their in zip(rows, expected, strict=True):
             assert list(mine) == list(their)[: len(mine)] and not any(their[len(mine) :])
+
+
+def test_two_csv_files_hoso_and_documents(tmp_path: Path) -> None:
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=3, docs_per_hoso=2, seed=6)
+    workbook = load_workbook(sample.path, read_only=True, data_only=True)
+    paths = []
+    for sheet, name in ((HOSO_SHEET, "ho-so.csv"), (DOC_SHEET, "tai-lieu.csv")):
+        out = tmp_path / name
+        with open(out, "w", encoding="utf-8", newline="") as handle:  # no BOM this time
+            writer = csv.writer(handle)
+            for row in workbook[sheet].iter_rows(values_only=True):
+                writer.writerow(
+                    [
+                        "" if v is None else v.strftime("%d/%m/%Y") if isinstance(v, datetime) else v
+                        for v in row
+                    ]
+                )
+        paths.append(out)
+    result = import_catalogue(
+        paths, fonds={**FONDS_GIVEN, "fondsName": "Phông Ủy ban hành chính tỉnh Bắc Thái"}
+    )
+    assert [layout.role for layout in result.layouts] == ["hoso", "documents"]
+    assert result.problems == [] and result.document_count == 6
