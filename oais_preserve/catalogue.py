@@ -411,13 +411,14 @@ def _classify(
 _PREFER_HOSO = frozenset({"confidenceLevel", "format"})
 
 
-def _combined_columns(candidates: list[list[str]]) -> dict[str, tuple[int, str]]:
+def _combined_columns(
+    candidates: list[list[str]], hoso_index: Mapping[str, str], doc_index: Mapping[str, str]
+) -> dict[str, tuple[int, str]]:
     """One row per document with hồ sơ columns repeated: each header goes to one side.
 
     A header naming "hồ sơ" ("Số trang hồ sơ", "Ghi chú hồ sơ") is a hồ sơ column; a header that
     fits both sides otherwise belongs to the document. Hồ sơ fields are prefixed ``hoso.``.
     """
-    hoso_index, doc_index = _INDEX["hoso"], _INDEX["documents"]
     columns: dict[str, tuple[int, str]] = {}
     for col, options in enumerate(candidates):
         for option in options:
@@ -478,7 +479,11 @@ def _detect_layout(
     if role == "fonds":
         columns = _map_header(candidates, _user_index(user, "fonds") or _INDEX["fonds"])
     elif role == "combined":
-        columns = _combined_columns(candidates)
+        columns = _combined_columns(
+            candidates,
+            _user_index(user, "hoso") or _INDEX["hoso"],
+            _user_index(user, "documents") or _INDEX["documents"],
+        )
     else:
         columns = hoso if role == "hoso" else docs
     used = {index for index, _ in columns.values()}

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO
+from xml.parsers import expat
 
 from lxml import etree
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
@@ -41,7 +42,7 @@ def _parse(archive: zipfile.ZipFile, name: str) -> etree._Element:
         return etree.parse(handle, etree.XMLParser(**_parser_args())).getroot()  # type: ignore[arg-type]
 
 
-_C, _V, _IS, _T, _RPH, _ROW = (f"{_M}{tag}" for tag in ("c", "v", "is", "t", "rPh", "row"))
+_T, _RPH = f"{_M}t", f"{_M}rPh"
 _DIGITS = "0123456789"
 
 
@@ -142,50 +143,29 @@ class XlsxReader:
             yield from self._iter_rows(handle)
 
     def _iter_rows(self, handle: IO[bytes]) -> Iterator[Row]:
-        expected = 1
-        for _event, row in etree.iterparse(handle, events=("end",), tag=_ROW, **_parser_args()):
-            number = int(row.get("r") or expected)
-            while expected < number:  # rows Excel left out are empty rows
-                yield ()
-                expected += 1
-            yield self._row_values(row)
-            expected = number + 1
-            row.clear()
-            while row.getprevious() is not None:
-                del row.getparent()[0]
+        """Expat callbacks fill a small queue of rows, drained after each 256 KiB fed."""
+        sheet = _SheetHandler(self)
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.buffer_text = True
+        parser.StartElementHandler = sheet.start
+        parser.EndElementHandler = sheet.end
+        parser.CharacterDataHandler = sheet.text
+        while chunk := handle.read(1 << 18):
+            try:
+                parser.Parse(chunk, False)
+            except expat.ExpatError as exc:
+                raise UserInputError(f"trang tính hỏng (damaged worksheet XML): {exc}") from exc
+            yield from sheet.drain()
+        parser.Parse(b"", True)
+        yield from sheet.drain()
 
-    def _row_values(self, row: etree._Element) -> Row:
-        values: dict[int, object] = {}
-        position = 0
-        for cell in row.iter(_C):
-            ref = cell.get("r")
-            if ref:
-                position = _column_index(ref.rstrip(_DIGITS))
-            values[position] = self._value(cell)
-            position += 1
-        if not values:
-            return ()
-        width = max(values) + 1
-        return tuple(values.get(i) for i in range(width))
-
-    def _value(self, cell: etree._Element) -> object:
-        kind = cell.get("t", "n")
-        if kind == "inlineStr":
-            inline = cell.find(_IS)
-            if inline is None:
-                return None
-            first = inline.find(_T)
-            if first is not None and len(inline) == 1:
-                return first.text or ""  # plain inline text: the common case
-            return _text(inline)
-        raw = cell.findtext(_V)
-        if raw is None:
-            return None
+    def value(self, kind: str, style: str | None, raw: str) -> object:
+        """A cell value from its type attribute ``t``, style ``s`` and text."""
+        if kind == "inlineStr" or kind == "str" or kind == "e":
+            return raw
         if kind == "s":
             index = int(raw)
             return self.shared[index] if 0 <= index < len(self.shared) else None
-        if kind in ("str", "e"):
-            return raw
         if kind == "b":
             return raw == "1"
         if kind == "d":
@@ -193,11 +173,82 @@ class XlsxReader:
                 return datetime.fromisoformat(raw)
             except ValueError:
                 return raw
-        number = float(raw)
-        style = cell.get("s")
+        try:
+            number = float(raw)
+        except ValueError:
+            return raw
         if style is not None and int(style) in self.date_styles:
             try:
                 return from_excel(number, self.epoch)
             except (ValueError, OverflowError):
                 return number
         return int(number) if number.is_integer() and "." not in raw and "E" not in raw.upper() else number
+
+
+def _local(name: str) -> str:
+    return name.rpartition(" ")[2]
+
+
+class _SheetHandler:
+    """Expat state for one worksheet: the current row, cell and text being collected."""
+
+    def __init__(self, reader: XlsxReader) -> None:
+        self.reader = reader
+        self.rows: list[Row] = []
+        self.expected = 1
+        self.cells: dict[int, object] = {}
+        self.position = 0
+        self.kind = "n"
+        self.style: str | None = None
+        self.buffer: list[str] = []
+        self.collecting = False
+        self.in_cell = False
+        self.phonetic = False
+
+    def drain(self) -> list[Row]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        tag = _local(name)
+        if tag == "c":
+            ref = attrs.get("r")
+            if ref:
+                self.position = _column_index(ref.rstrip(_DIGITS))
+            self.kind = attrs.get("t", "n")
+            self.style = attrs.get("s")
+            self.buffer = []
+            self.in_cell = True
+        elif tag == "v" or (tag == "t" and self.in_cell and not self.phonetic):
+            self.collecting = True
+        elif tag == "rPh":
+            self.phonetic = True
+        elif tag == "row":
+            number = int(attrs.get("r") or self.expected)
+            while self.expected < number:  # rows Excel left out are empty rows
+                self.rows.append(())
+                self.expected += 1
+            self.cells = {}
+            self.position = 0
+
+    def end(self, name: str) -> None:
+        tag = _local(name)
+        if tag == "v" or tag == "t":
+            self.collecting = False
+        elif tag == "rPh":
+            self.phonetic = False
+        elif tag == "c":
+            self.in_cell = False
+            if self.buffer:
+                self.cells[self.position] = self.reader.value(self.kind, self.style, "".join(self.buffer))
+            elif self.kind == "inlineStr":
+                self.cells[self.position] = None
+            self.position += 1
+        elif tag == "row":
+            cells = self.cells
+            self.rows.append(tuple(cells.get(i) for i in range(max(cells) + 1)) if cells else ())
+            self.expected += 1
+
+    def text(self, data: str) -> None:
+        if self.collecting:
+            self.buffer.append(data)
