@@ -150,6 +150,7 @@ class XlsxReader:
         parser.StartElementHandler = sheet.start
         parser.EndElementHandler = sheet.end
         parser.CharacterDataHandler = sheet.text
+        parser.StartDoctypeDeclHandler = _refuse_doctype  # a worksheet never has one: XXE, entity bombs
         while chunk := handle.read(1 << 18):
             try:
                 parser.Parse(chunk, False)
@@ -183,6 +184,10 @@ class XlsxReader:
             except (ValueError, OverflowError):
                 return number
         return int(number) if number.is_integer() and "." not in raw and "E" not in raw.upper() else number
+
+
+def _refuse_doctype(*_args: object) -> None:
+    raise UserInputError("trang tính có khai báo DOCTYPE, bị từ chối (worksheet with a DOCTYPE refused)")
 
 
 def _local(name: str) -> str:

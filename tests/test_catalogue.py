@@ -334,3 +334,19 @@ def test_two_csv_files_hoso_and_documents(tmp_path: Path) -> None:
     )
     assert [layout.role for layout in result.layouts] == ["hoso", "documents"]
     assert result.problems == [] and result.document_count == 6
+
+
+def test_worksheet_with_a_doctype_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=2, docs_per_hoso=1)
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(sample.path) as source, zipfile.ZipFile(hostile, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                doctype = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                data = doctype + data.replace(b"<t>H55", b"<t>&e;H55", 1)
+            target.writestr(item, data)
+    with pytest.raises(UserInputError, match="DOCTYPE"):
+        import_catalogue(hostile)
