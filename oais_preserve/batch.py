@@ -98,7 +98,13 @@ class BatchReport:
 
 
 def _migration_event(migrations: Sequence[tuple[str, str, str]], when: str) -> Event:
-    detail = "; ".join(f"{name}: {original!r} -> {code}" for name, original, code in migrations)
+    counts: dict[tuple[str, str, str], int] = {}
+    for mapping in migrations:
+        counts[mapping] = counts.get(mapping, 0) + 1
+    detail = "; ".join(
+        f"{name}: {original!r} -> {code}" + (f" (x{n})" if n > 1 else "")
+        for (name, original, code), n in counts.items()
+    )
     return Event(
         Identifier("UUID", new_id()),
         "migration",

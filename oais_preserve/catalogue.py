@@ -724,6 +724,7 @@ class CatalogueImport:
                     "sheet": layout.sheet,
                     "role": layout.role,
                     "headerRow": layout.header_row,
+                    "unusedColumns": layout.unmapped,
                 }
                 for layout in self.layouts
             ],

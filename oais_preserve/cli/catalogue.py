@@ -121,6 +121,10 @@ def import_command(
         click.echo(problems_json(result, "en" if lang == "en" else "vi"))
     else:
         _echo_problems(result, lang)
+        for layout in result.layouts:
+            click.echo(f"{layout.source} / {layout.sheet}: {layout.role}, header row {layout.header_row}")
+            if layout.unmapped:
+                click.echo(f"  cột không dùng / unused columns: {', '.join(layout.unmapped)}")
         click.echo(_summary_line(result, lang))
         if report is not None:
             click.echo(f"{'báo cáo lỗi' if lang == 'vi' else 'error report'}: {report}")
