@@ -124,6 +124,13 @@ _HOSO_ALIASES: dict[str, tuple[str, ...]] = {
     "material": ("chất liệu", "vật mang tin", "chất liệu vật mang tin", "loại hình vật mang tin"),
     "damage": ("tình trạng hư hỏng", "mức độ hư hỏng", "hư hỏng", "dấu hiệu hư hỏng"),
     "criteria": ("tiêu chí lựa chọn", "tiêu chí"),
+    # One column for both dates ("1968 - 1970", "02/01/1968 - 30/12/1968"): split (ours).
+    "dateRange": (
+        "thời gian",
+        "thời gian hồ sơ",
+        "ngày tháng bắt đầu kết thúc",
+        "thời gian bắt đầu kết thúc",
+    ),
     **_SHARED_HOSO_DOC,
 }
 
@@ -166,6 +173,14 @@ _DOC_ALIASES: dict[str, tuple[str, ...]] = {
     "subject": ("trích yếu nội dung", "trích yếu", "subject"),
     "autograph": ("bút tích", "autograph"),
     "selected": ("chọn số hóa", "lựa chọn số hóa", "chọn", "lựa chọn"),
+    # "Số, ký hiệu văn bản" in one column ("12/QĐ-UB"): split into codeNumber / codeNotation (ours).
+    "numberNotation": (
+        "số, ký hiệu văn bản",
+        "số và ký hiệu văn bản",
+        "số ký hiệu văn bản",
+        "số, ký hiệu",
+        "số ký hiệu",
+    ),
     **_SHARED_HOSO_DOC,
 }
 
@@ -892,6 +907,19 @@ class _Importer:
             if name in EXTRA_FIELDS or name in _COMPOSE_FIELDS:
                 extras[name] = _cell_text(raw)
                 continue
+            if name in _SPLIT_FIELDS:
+                try:
+                    parts = _split_combined(name, raw)
+                except _Bad as bad_value:
+                    bad.update(_SPLIT_FIELDS[name])
+                    self.problem(
+                        origin, layout.header(prefix + name), raw, bad_value.rule, bad_value.vi, bad_value.en
+                    )
+                    continue
+                for part, value in parts.items():
+                    if part not in values or not _cell_text(values[part]):
+                        fields[part] = value
+                continue
             try:
                 value, conversion = _coerce(name, raw)
             except _Bad as bad_value:
@@ -1142,6 +1170,40 @@ class _Importer:
         if len(self.fonds) == 1:
             return next(iter(self.fonds.values()))
         return dict(self.fonds_defaults)
+
+
+_SPLIT_FIELDS = {"dateRange": ("startDate", "endDate"), "numberNotation": ("codeNumber", "codeNotation")}
+_RANGE = re.compile(r"\s*(?:-|–|—|đến)\s*")
+
+
+def _split_combined(name: str, raw: object) -> dict[str, object]:
+    """One column holding two fields: a date range, or "số/ký hiệu" of a document."""
+    if name == "numberNotation":
+        text = _cell_text(raw)
+        number, slash, notation = text.partition("/")
+        if slash and number.strip().isdigit():
+            return {"codeNumber": number.strip(), "codeNotation": notation.strip()}
+        return {"codeNotation": text}
+    if isinstance(raw, datetime | date | int | float):
+        single = coerce_date(raw, partial=True)
+        return {"startDate": single, "endDate": single}
+    try:
+        single = coerce_date(raw, partial=True)
+        return {"startDate": single, "endDate": single}
+    except _Bad:
+        pass
+    parts = [p for p in _RANGE.split(_cell_text(raw)) if p]
+    if len(parts) == 1:
+        single = coerce_date(parts[0], partial=True)
+        return {"startDate": single, "endDate": single}
+    if len(parts) == 2:
+        return {
+            "startDate": coerce_date(parts[0], partial=True),
+            "endDate": coerce_date(parts[1], partial=True),
+        }
+    raise _Bad(
+        "date", "khoảng thời gian phải có dạng 'bắt đầu - kết thúc'", "date range must be 'start - end'"
+    )
 
 
 def _comparable(name: str, value: object) -> object:
@@ -1406,7 +1468,12 @@ def _validate(
 def _column_key(layout: TableLayout, name: str | None, is_document: bool) -> str | None:
     if name is None:
         return None
-    return f"hoso.{name}" if layout.role == "combined" and not is_document else name
+    prefix = "hoso." if layout.role == "combined" and not is_document else ""
+    if prefix + name not in layout.columns:
+        combined = next((k for k, parts in _SPLIT_FIELDS.items() if name in parts), None)
+        if combined and prefix + combined in layout.columns:
+            return prefix + combined  # the value comes from a combined column ("Thời gian")
+    return prefix + name
 
 
 _DERIVED = frozenset({"totalDoc", "numberOfPage", "files", "docOrdinal"})

@@ -350,3 +350,28 @@ def test_worksheet_with_a_doctype_is_refused(tmp_path: Path) -> None:
             target.writestr(item, data)
     with pytest.raises(UserInputError, match="DOCTYPE"):
         import_catalogue(hostile)
+
+
+def test_combined_date_range_and_number_notation_columns(tmp_path: Path) -> None:
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=3, docs_per_hoso=2, seed=8)
+    workbook = load_workbook(sample.path)
+    hs = workbook[HOSO_SHEET]
+    hs.cell(row=4, column=7, value="Thời gian")  # replaces "Thời gian bắt đầu"
+    hs.delete_cols(8)  # and "Thời gian kết thúc"
+    hs.cell(row=6, column=7, value="1955 - 03/1956")
+    hs.cell(row=7, column=7, value=datetime(1962, 5, 1))
+    hs.cell(row=8, column=7, value="1969 đến 1970 đến 1971")
+    docs = workbook[DOC_SHEET]
+    docs.cell(row=4, column=4, value="Số, ký hiệu văn bản")  # replaces "Số của văn bản"
+    docs.delete_cols(5)  # and "Ký hiệu của văn bản"
+    docs.cell(row=5, column=4, value="12/QĐ-UB")
+    docs.cell(row=6, column=4, value="CV-TL")
+    workbook.save(sample.path)
+    result = import_catalogue(sample.path)
+    assert [(p.row, p.column, p.rule) for p in result.problems] == [(8, "Thời gian", "date")]
+    first, second, _third = result.hoso
+    assert (first.fields["startDate"], first.fields["endDate"]) == ("1955", "03/1956")
+    assert (second.fields["startDate"], second.fields["endDate"]) == ("01/05/1962", "01/05/1962")
+    one, two = first.documents
+    assert (one.fields["codeNumber"], one.fields["codeNotation"]) == ("12", "QĐ-UB")
+    assert "codeNumber" not in two.fields and two.fields["codeNotation"] == "CV-TL"
