@@ -410,15 +410,18 @@ _HOSO_ONLY = frozenset({"title", "totalDoc", "startDate", "endDate", "maintenanc
 def _classify(
     columns_hoso: Mapping[str, object], columns_doc: Mapping[str, object], name_role: Role | None
 ) -> Role:
+    # Headers decide; the sheet name only breaks a tie ("Phông UBND" may well list hồ sơ).
     has_doc = len(_DOC_ONLY & set(columns_doc)) >= 2
     has_hoso = len(_HOSO_ONLY & set(columns_hoso)) >= 2
-    if name_role == "fonds" or ("fondsName" in columns_hoso and "fileCode" not in columns_hoso):
-        return "fonds"
     if has_doc and has_hoso:
         return "combined"
-    if has_doc or name_role == "documents":
+    if has_doc:
         return "documents"
-    return "hoso"
+    if has_hoso:
+        return "hoso"
+    if "fondsName" in columns_hoso and "fileCode" not in columns_hoso:
+        return "fonds"
+    return name_role or "hoso"
 
 
 #: Shared names that are required of the hồ sơ but optional for a document: in a single sheet,
@@ -531,6 +534,10 @@ _Y = re.compile(r"\d{4}")
 _INT_TEXT = re.compile(r"[+]?\d+(?:[.,]0+)?")
 
 
+_WORDY_DATE = re.compile(r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})", re.IGNORECASE)
+_WORDY_YEAR = re.compile(r"(?:tháng\s*(\d{1,2})\s*)?năm\s*(\d{4})", re.IGNORECASE)
+
+
 def coerce_date(value: object, *, partial: bool) -> str:
     """Excel dates, ``D/M/YYYY``, ``YYYY-MM-DD``, ``MM/YYYY``, ``YYYY`` -> the TT05 form ``DD/MM/YYYY``."""
     if isinstance(value, datetime | date):
@@ -540,6 +547,10 @@ def coerce_date(value: object, *, partial: bool) -> str:
             return str(int(value))
         raise _Bad("date", "không phải ngày", "not a date")
     text = _cell_text(value)
+    if match := _WORDY_DATE.fullmatch(text):  # "ngày 05 tháng 01 năm 1968"
+        text = f"{match[1]}/{match[2]}/{match[3]}"
+    elif match := _WORDY_YEAR.fullmatch(text):  # "năm 1968", "tháng 3 năm 1968"
+        text = f"{match[1]}/{match[2]}" if match[1] else match[2]
     if match := _DMY.fullmatch(text):
         result = f"{int(match[1]):02d}/{int(match[2]):02d}/{match[3]}"
     elif match := _YMD.fullmatch(text):
@@ -559,6 +570,9 @@ def coerce_date(value: object, *, partial: bool) -> str:
     return result
 
 
+_COUNT_WITH_UNIT = re.compile(r"(\d+)\s*(?:trang|tr\.?|tờ|văn bản|vb|tài liệu|tl)", re.IGNORECASE)
+
+
 def coerce_int(value: object) -> int:
     """Whole numbers, also when stored as text (``"012"``) or as floats (``12.0``)."""
     if isinstance(value, bool):
@@ -567,7 +581,10 @@ def coerce_int(value: object) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    text = _cell_text(value).replace(" ", "")
+    text = _cell_text(value)
+    if match := _COUNT_WITH_UNIT.fullmatch(text):
+        text = match[1]  # "12 trang", "3 tờ", "5 vb"
+    text = text.replace(" ", "")
     if _INT_TEXT.fullmatch(text):
         return int(re.split(r"[.,]", text)[0])
     raise _Bad("integer", "không phải số nguyên", "not a whole number")
@@ -601,10 +618,21 @@ def _as_code_input(value: object) -> object:
     return _cell_text(value) if isinstance(value, str) else value
 
 
+#: Abbreviations found in catalogues (compared in header_key form); recorded like TT02 values.
+_ABBREVIATIONS: dict[str, dict[str, str]] = {
+    "maintenance": {"vv": "01", "v v": "01"},
+    "riskRecovery": {"x": "1"},
+    "language": {"tv": "01", "tieng viet": "01"},
+}
+
+
 def coerce_code(name: str, value: object) -> tuple[str, Conversion | None]:
     """A code, label or "code: label" -> the TT05 code; a TT02 value -> its code plus the original."""
     list_name = "riskRecovery" if name in _BOOL_FIELDS else name
     raw = _as_code_input(value)
+    short = _ABBREVIATIONS.get(list_name, {}).get(header_key(raw)) if isinstance(raw, str) else None
+    if short is not None:
+        return short, Conversion(name, _cell_text(value), short)
     try:
         if list_name == "language":
             return normalize_code_list("language", raw), None

@@ -375,3 +375,27 @@ def test_combined_date_range_and_number_notation_columns(tmp_path: Path) -> None
     one, two = first.documents
     assert (one.fields["codeNumber"], one.fields["codeNotation"]) == ("12", "QĐ-UB")
     assert "codeNumber" not in two.fields and two.fields["codeNotation"] == "CV-TL"
+
+
+def test_lenient_forms_found_in_real_catalogues() -> None:
+    from oais_preserve.catalogue import coerce_code
+
+    assert coerce_int("12 trang") == 12 and coerce_int("3 tờ") == 3 and coerce_int("5 vb") == 5
+    assert coerce_date("ngày 05 tháng 01 năm 1968", partial=False) == "05/01/1968"
+    assert coerce_date("tháng 3 năm 1968", partial=True) == "03/1968"
+    assert coerce_date("năm 1968", partial=True) == "1968"
+    code, conversion = coerce_code("maintenance", "VV")
+    assert code == "01" and conversion is not None and conversion.original == "VV"
+    assert coerce_code("maintenance", "01: Vĩnh viễn") == ("01", None)
+    with pytest.raises(Exception, match="whole number"):
+        coerce_int("mười hai trang")
+
+
+def test_a_hoso_sheet_named_after_its_fonds_is_a_hoso_sheet(tmp_path: Path) -> None:
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=3, docs_per_hoso=2, seed=8)
+    workbook = load_workbook(sample.path)
+    workbook[HOSO_SHEET].title = "Phông UBND tỉnh"
+    workbook.save(sample.path)
+    result = import_catalogue(sample.path)
+    assert [layout.role for layout in result.layouts] == ["fonds", "hoso", "documents"]
+    assert result.problems == []
