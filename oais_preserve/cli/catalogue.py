@@ -235,7 +235,7 @@ def qa_command(
     lang: str,
     as_json: bool,
 ) -> None:
-    """Check the scans in SCANS against TT05 Art. 8: PDF/A, text layer, dpi, colour depth, naming."""
+    """Check the scans in SCANS against TT05 Article 8: PDF/A, text layer, dpi, colour depth, naming."""
     from ..qa import jobs_for_folder, write_qa_report
 
     progress = Progress(enabled=not as_json and sys.stderr.isatty())
