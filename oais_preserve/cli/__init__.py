@@ -8,7 +8,8 @@ Each module below registers the commands of one concept on the ``main`` group.
 
 from __future__ import annotations
 
-from . import catalogue, packaging  # noqa: F401  (registers their commands)
+from . import catalogue as _catalogue  # noqa: F401  (registers its commands)
+from . import packaging  # noqa: F401  (registers its commands)
 from ._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USER, main
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_USER", "main"]
