@@ -338,13 +338,22 @@ def _build(
 
 
 def _drop_stale_lock(final: Path) -> None:
-    """A run killed between publishing and unlocking leaves an empty lock file: remove it if unheld."""
+    """A run killed between publishing and cleaning up leaves its scratch inventory and lock file.
+
+    The package is in place, so no build of it will start again: once the lock is free (or gone),
+    the leftovers are removed.
+    """
     lock_path = final.with_name(f".{final.name}.lock")
+    leftovers = list(final.parent.glob(f".{final.name}.inventory*"))
     if not lock_path.exists():
+        for path in leftovers:
+            path.unlink(missing_ok=True)
         return
     try:
         with open(lock_path, "a+b") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for path in leftovers:
+                path.unlink(missing_ok=True)
             lock_path.unlink(missing_ok=True)
     except OSError:
         pass  # held by a live process (BlockingIOError) or already gone: leave it
