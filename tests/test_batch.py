@@ -141,3 +141,34 @@ def test_library_api_with_a_caller_executor_and_selection(
     assert all(i.qa == "pass" for i in report.items if i.status == "built")
     assert report.to_dict()["ok"] is False
     del bad
+
+
+def test_cli_batch_on_a_dask_cluster_matches_the_local_run(
+    fonds: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """--scheduler sends the same per-hồ sơ jobs to Dask workers; the packages are the same ones."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    catalogue, scans, bad = fonds
+    selection = tmp_path / "chosen.csv"
+    result = import_catalogue(catalogue, scans=scans)
+    codes = [h.file_code for h in result.hoso[:3]] + [bad]
+    selection.write_text("Mã hồ sơ\n" + "\n".join(codes) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    batch = ["build-batch", str(catalogue), str(scans)]
+    local = runner.invoke(
+        main,
+        [*batch, str(tmp_path / "local"), "--selection", str(selection), "--workers", "1", "--json"],
+    )
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        remote = runner.invoke(
+            main,
+            [*batch, str(tmp_path / "dask"), "--selection", str(selection), "--scheduler", address, "--json"],
+        )
+    assert local.exit_code == remote.exit_code == 1, remote.output  # the symlinked hồ sơ fails in both
+    assert [p.name for p in _packages(tmp_path / "dask")] == [p.name for p in _packages(tmp_path / "local")]
+    assert len(_packages(tmp_path / "dask")) == 3 and not _leftovers(tmp_path / "dask")
+    for package in _packages(tmp_path / "dask"):
+        assert validate(package).valid

@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from ._common import EXIT_INVALID, Progress, handle_errors, json_option, main, workers_option
+from ._common import (
+    EXIT_INVALID,
+    Progress,
+    handle_errors,
+    json_option,
+    main,
+    scheduler_option,
+    workers_option,
+)
 
 lang_option = click.option(
     "--lang",
@@ -307,6 +315,7 @@ def _run_qa(jobs: list[Any], workers: int | None, progress: Callable[[str, int, 
 @archive_option
 @organization_option
 @workers_option
+@scheduler_option
 @lang_option
 @json_option
 def build_batch_command(
@@ -321,6 +330,7 @@ def build_batch_command(
     archive_code: str | None,
     organization: str | None,
     workers: int | None,
+    scheduler: str | None,
     lang: str,
     as_json: bool,
 ) -> None:
@@ -330,6 +340,7 @@ def build_batch_command(
     reported and skipped. Exit 1 when any hồ sơ failed.
     """
     from ..batch import build_batch
+    from ..executors import open_executor
     from ..selection import read_selection_codes, select_hoso
 
     progress = Progress(enabled=not as_json and sys.stderr.isatty())
@@ -342,7 +353,11 @@ def build_batch_command(
         else:
             chosen = select_hoso(result, criteria=_criteria(criteria))
             codes = chosen.codes + chosen.invalid
-        report = build_batch(result, out, codes=codes, workers=workers, qa=not no_qa, progress=progress)
+        with open_executor(workers if scheduler else 1, scheduler) as executor:
+            # Without a scheduler build_batch makes its own pool of ``workers`` processes.
+            report = build_batch(
+                result, out, codes=codes, executor=executor, workers=workers, qa=not no_qa, progress=progress
+            )
         progress.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
