@@ -29,6 +29,12 @@ workers_option = click.option(
     default=None,
     help="Worker processes (default: one per core; 1 = no subprocesses).",
 )
+scheduler_option = click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run the work on this Dask scheduler's workers (they must see the same paths).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON result for machines.")
 
 

@@ -17,7 +17,7 @@ from ..audit import audit, repair
 from ..executors import open_executor
 from ..records import FaultyFile, archivematica_report, write_backup_log_xlsx, write_inspection_minutes_xlsx
 from ..storage import StorageConfig, load_storage_config, package_status, reindex, replicate, store
-from ._common import EXIT_INVALID, emit, handle_errors, json_option, main, workers_option
+from ._common import EXIT_INVALID, emit, handle_errors, json_option, main, scheduler_option, workers_option
 
 config_option = click.option(
     "--config",
@@ -27,12 +27,6 @@ config_option = click.option(
     default=Path("storage.toml"),
     show_default=True,
     help="Storage configuration (TOML); also OAIS_STORAGE_CONFIG.",
-)
-scheduler_option = click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Run the work on this Dask scheduler's workers (they must see the same paths).",
 )
 
 
