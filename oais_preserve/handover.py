@@ -1,6 +1,7 @@
 """Handover to the Ministry (Bộ Nội vụ) per fonds, and its verification on the receiving side.
 
-:func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập, audits every
+:func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập (from bag
+folders, or from the storage ledger: see :mod:`oais_preserve.handover_storage`), audits every
 one first (a damaged AIP stops that fonds' handover, with the reason), and writes one handover
 package per fonds: a BagIt bag declaring ``schemas/handover-bagit-profile.json``, carrying the
 AIPs as TT05 ``.zip`` files (or as bags), the danh mục thống kê (xlsx, csv, json) and the biên

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -45,7 +46,7 @@ def _stored(tmp_path: Path, bags: list[Path], *, replicate: bool = True) -> Stor
     return config
 
 
-def _record(tar: Path) -> dict[str, object]:
+def _record(tar: Path) -> dict[str, Any]:
     from oais_preserve.yearreport import read_handover_record
 
     return read_handover_record(tar)
@@ -411,3 +412,26 @@ def test_report_counts_a_handover_once_from_tar_and_ledger(fonds_store: Path, tm
     assert row.stored == 2 and row.copies_held == 4
     with pytest.raises(UserInputError):
         yearly_report(year)
+
+
+def test_handover_on_a_dask_cluster_matches_the_local_one(fonds_store: Path, tmp_path: Path) -> None:
+    """--scheduler: the audits of the copies run on the cluster's workers; same AIPs, same copies."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is the optional [dask] extra")
+    bags = _bags_of(fonds_store, "P08")
+    config = _stored(tmp_path, bags)
+    _payload_files(config.locations["primary"].path / bags[1].name)[-1].unlink()  # the audit must see it
+    local_out, remote_out = tmp_path / "local", tmp_path / "remote"
+    (local,) = handover(config, local_out, sender=SENDER, receiver=RECEIVER, fonds=["P08"], workers=2)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        args = ["handover", "P08", str(remote_out), "--storage", str(tmp_path / "storage.toml")]
+        args += ["--sender", SENDER.organization, "--scheduler", cluster.scheduler_address, "--json"]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (remote,) = json.loads(result.output)["handovers"]
+    assert remote["storage"] == local.storage
+    assert {c["location"] for c in remote["storage"]["copies"]} == {"primary", "replica"}
+    key = sorted((p["name"], p["sha256"]) for p in _record(Path(remote["path"]))["packages"])
+    assert key == sorted((p.name, p.sha256) for p in local.packages)
+    assert verify_handover(Path(remote["path"])).ok
