@@ -101,6 +101,8 @@ def test_handover_from_storage_reads_good_copies_and_is_recorded(fonds_store: Pa
         objids = sorted(str(read_bag_info(bag)["External-Identifier"][0]) for bag in bags)
         assert [p.objid for p in handed] == objids
         assert {p.location for p in handed} == {"replica"} and {p.verified_copies for p in handed} == {2}
+        # The ledger's hồ sơ codes are the record's mã hồ sơ: the report counts the same hồ sơ.
+        assert {p.hoso_code for p in handed} == {p["arc_file_code"] for p in record["packages"]}
     # A re-run finds the tar in place and records nothing twice.
     (again,) = handover(config, out, sender=SENDER, receiver=RECEIVER, fonds=["P08"], workers=1)
     assert again.skipped
@@ -409,6 +411,10 @@ def test_report_counts_a_handover_once_from_tar_and_ledger(fonds_store: Path, tm
     report = yearly_report(year, handovers=[result.path], storage=config)
     (row,) = [r for r in report.rows if r.fonds_code == "P08"]
     assert row.handed_over == 2 and len(report.handovers) == 1
+    from_ledger = yearly_report(year, storage=config)  # no tar given, no AIP folder: the ledger alone
+    (row,) = [r for r in from_ledger.rows if r.fonds_code == "P08"]
+    assert row.handed_over == 2 and row.packaged == 2 and row.fonds_name
+    assert [h["name"] for h in from_ledger.handovers] == [result.path.name]
     assert row.stored == 2 and row.copies_held == 4
     with pytest.raises(UserInputError):
         yearly_report(year)
