@@ -18,7 +18,11 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .audit import AuditResult, RepairResult, audit, repair
+from .derivatives import DerivativeError, DerivativeSettings
+from .batch import BatchItem, BatchReport, build_batch
+from .catalogue import CatalogueImport, CatalogueProblem, import_catalogue, write_error_report
 from .description import Document, HoSo, load_description, validate_description
+from .dip import AccessPolicy, DipResult, build_dip
 from .errors import (
     DescriptionError,
     IdentificationError,
@@ -40,9 +44,23 @@ from .storage import StorageConfig, StoreResult, load_storage_config, reindex, r
 from .validate import ValidationReport, validate
 
 __all__ = [
+    "AccessPolicy",
     "AuditResult",
     "BuildResult",
+    "DerivativeError",
+    "DerivativeSettings",
+from .qa import QaResult, check_file, write_qa_report
+from .selection import Selection, select_hoso, write_selection
+from .validate import ValidationReport, validate
+
+__all__ = [
+    "BatchItem",
+    "BatchReport",
+    "BuildResult",
+    "CatalogueImport",
+    "CatalogueProblem",
     "DescriptionError",
+    "DipResult",
     "Document",
     "FileJob",
     "FileRecord",
@@ -62,18 +80,24 @@ __all__ = [
     "RepairResult",
     "StorageConfig",
     "StoreResult",
+    "QaResult",
+    "Selection",
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
     "__version__",
     "audit",
     "build_aip",
+    "build_dip",
+    "build_batch",
     "build_sip",
+    "check_file",
     "default_identifier",
     "export_zip",
     "find_aips",
     "fonds_statistics",
     "handover",
+    "import_catalogue",
     "ingest",
     "load_description",
     "load_storage_config",
@@ -88,4 +112,10 @@ __all__ = [
     "validate",
     "validate_description",
     "verify_handover",
+    "select_hoso",
+    "validate",
+    "validate_description",
+    "write_error_report",
+    "write_qa_report",
+    "write_selection",
 ]

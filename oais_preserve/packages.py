@@ -7,6 +7,7 @@ package against the digests it computed, and only then renames it into place.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import mimetypes
 import os
@@ -55,6 +56,7 @@ from .profile import (
     package_uuid,
     timestamp,
 )
+from .qa import QaResult, premis_events
 from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
@@ -114,8 +116,15 @@ def build_aip(
     algorithms: Sequence[str] = ("sha256",),
     progress: Progress | None = None,
     objid: str | None = None,
+    qa: Sequence[QaResult] = (),
+    events: Sequence[Event] = (),
 ) -> BuildResult:
-    """Build an AIP_hoso bag from scans described by ``description`` (TT05 Art. 8(3))."""
+    """Build an AIP_hoso bag from scans described by ``description`` (TT05 Art. 8(3)).
+
+    ``qa``: digitization QA results (:mod:`oais_preserve.qa`) of the described files, recorded as
+    one PREMIS ``validation`` event per file in the representation PREMIS. ``events``: further
+    package-level PREMIS events (e.g. the ``migration`` of TT02 catalogue values).
+    """
     hoso = _as_hoso(description, "AIP")
     return _build(
         hoso,
@@ -127,6 +136,8 @@ def build_aip(
         algorithms=algorithms,
         progress=progress,
         objid=objid,
+        provenance_extra=events,
+        qa=qa,
     )
 
 
@@ -285,10 +296,13 @@ def _build(
     objid: str | None,
     provenance: Sequence[Event] = (),
     expected: Mapping[str, str] | None = None,
+    provenance_extra: Sequence[Event] = (),
+    qa: Sequence[QaResult] = (),
 ) -> BuildResult:
     started = time.monotonic()
     algorithms = check_algorithms(algorithms)
     plan = plan_payload(hoso, source_dir)
+    _check_qa_paths(hoso, qa)
     objid = objid or make_objid(
         profile.package_type,
         str(hoso.fonds.get("fondsCode", "")),
@@ -298,6 +312,7 @@ def _build(
     if final.parent.resolve() != dest_dir.resolve():
         raise UnsafePathError(f"{objid}: the package would not be written inside {dest_dir}")
     if final.exists():
+        _drop_stale_lock(final)
         return _already_built(final, objid, profile, started)
     inventory_path = final.with_name(f".{final.name}.inventory")
     with (
@@ -309,6 +324,7 @@ def _build(
             return _already_built(final, objid, profile, started)
         package_root = stage / "data" if profile.with_premis else stage
         ctx = _BuildContext(hoso, profile, objid, package_root, algorithms, inventory, progress, provenance)
+        ctx.qa, ctx.extra_events = tuple(qa), tuple(provenance_extra)
         _timed("copy", ctx.copy_payload, plan, pool, expected)
         _timed("metadata", ctx.write_metadata)
         if profile.with_premis:
@@ -319,6 +335,35 @@ def _build(
         count, data_bytes = inventory.totals()
     log.info("built %s %s (%d files, %d bytes)", profile.package_type, final, count, data_bytes)
     return BuildResult(final, objid, profile.package_type, count, data_bytes, time.monotonic() - started)
+
+
+def _drop_stale_lock(final: Path) -> None:
+    """A run killed between publishing and cleaning up leaves its scratch inventory and lock file.
+
+    The package is in place, so no build of it will start again: once the lock is free (or gone),
+    the leftovers are removed.
+    """
+    lock_path = final.with_name(f".{final.name}.lock")
+    leftovers = list(final.parent.glob(f".{final.name}.inventory*"))
+    if not lock_path.exists():
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return
+    try:
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for path in leftovers:
+                path.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+    except OSError:
+        pass  # held by a live process (BlockingIOError) or already gone: leave it
+
+
+def _check_qa_paths(hoso: HoSo, qa: Sequence[QaResult]) -> None:
+    described = {unicodedata.normalize("NFC", rel.replace("\\", "/")) for rel in hoso.all_files()}
+    for result in qa:
+        if unicodedata.normalize("NFC", result.path) not in described:
+            raise UserInputError(f"{result.path}: QA result for a file the description does not list")
 
 
 def _timed(stage: str, func: Callable[..., object], *args: Any, **kwargs: Any) -> None:
@@ -368,6 +413,8 @@ class _BuildContext:
         self.algorithms, self.inventory = algorithms, inventory
         self.progress, self.provenance = progress, provenance
         self.created = timestamp()
+        self.qa: tuple[QaResult, ...] = ()
+        self.extra_events: tuple[Event, ...] = ()
         self.kind: PackageKind = "AIP" if profile.package_type == "AIP" else "SIP"
 
     # payload ---------------------------------------------------------------------------------
@@ -607,6 +654,9 @@ class _BuildContext:
                     premis.add_file(self._file_object(entry, rep_id))
                 for event in self._rep_events(rep_id, agents):
                     premis.add_event(event)
+                qa_objects = [Identifier("local", target_rel(r.path)) for r in self.qa]
+                for event in premis_events(self.qa, qa_objects, agents["software"].identifier, self.created):
+                    premis.add_event(event)
                 premis.add_agents([agents["software"], agents["fido"]])
 
         meta = self._write_xml(rel, write)
@@ -720,6 +770,7 @@ class _BuildContext:
             )
         )
         events.extend(self.provenance)
+        events.extend(self.extra_events)
         event_type = "information package creation" if self.provenance else "ingestion"
         events.append(
             Event(

@@ -81,6 +81,17 @@ class FileObject:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """What an environment entity does and is (PREMIS 3 environmentFunction / Designation)."""
+
+    function_type: str  # e.g. "software"
+    function_level: str  # "1" = the environment needed directly
+    name: str
+    version: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class EntityObject:
     """An intellectual entity or a representation (``kind``) with its relationships."""
 
@@ -89,6 +100,8 @@ class EntityObject:
     original_name: str | None = None
     storage_path: str | None = None
     relationships: Sequence[Relationship] = field(default_factory=tuple)
+    significant_properties: Sequence[tuple[str, str]] = ()  # (type, value)
+    environment: Environment | None = None  # only for an intellectualEntity that is an environment
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -122,8 +135,23 @@ def entity_object_element(obj: EntityObject) -> etree._Element:
     elem = etree.Element(_P + "object", nsmap=PREMIS_NSMAP)
     elem.set(_XSI_TYPE, obj.kind)
     _identifier(elem, "object", obj.identifier)
+    for prop_type, prop_value in obj.significant_properties:
+        prop = _sub(elem, "significantProperties")
+        _sub(prop, "significantPropertiesType", prop_type)
+        _sub(prop, "significantPropertiesValue", prop_value)
     if obj.original_name:
         _sub(elem, "originalName", obj.original_name)
+    if obj.environment is not None and obj.kind == "intellectualEntity":
+        env = obj.environment
+        function = _sub(elem, "environmentFunction")
+        _sub(function, "environmentFunctionType", env.function_type)
+        _sub(function, "environmentFunctionLevel", env.function_level)
+        designation = _sub(elem, "environmentDesignation")
+        _sub(designation, "environmentName", env.name)
+        if env.version:
+            _sub(designation, "environmentVersion", env.version)
+        if env.note:
+            _sub(designation, "environmentDesignationNote", env.note)
     if obj.storage_path and obj.kind == "representation":
         _storage(elem, obj.storage_path)
     for rel in obj.relationships:

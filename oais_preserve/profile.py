@@ -70,7 +70,20 @@ SIP_HOSO = Profile(
     with_premis=False,
 )
 
-PROFILES = {"AIP": AIP_HOSO, "SIP": SIP_HOSO}
+DIP_HOSO = Profile(
+    name="TT05 DIP (E-ARK DIP on CSIP 2.0.4)",
+    package_type="DIP",
+    root_profile="https://earkdip.dilcis.eu/profile/E-ARK-DIP.xml",
+    representation_profile=CSIP_PROFILE,
+    # TT05 writes MIXED for the DIP; the CSIP vocabulary is case-sensitive (eark-validator CSIP2).
+    content_category="Mixed",
+    content_information_type="MIXED",
+    descriptive_mdtype="DC",
+    descriptive_mdtype_version="1.0.0",
+    with_premis=True,
+)
+
+PROFILES = {"AIP": AIP_HOSO, "SIP": SIP_HOSO, "DIP": DIP_HOSO}
 
 SOFTWARE_NAME = "oais_preserve"
 REPRESENTATION = "rep1"

@@ -9,7 +9,7 @@ Each module below registers the commands of one concept on the ``main`` group.
 from __future__ import annotations
 
 # Each of these modules registers its commands on ``main`` when imported.
-from . import handover, packaging, storage  # noqa: F401
+from . import catalogue, dip, handover, packaging, storage  # noqa: F401
 from ._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USER, main
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_USER", "main"]

@@ -1,0 +1,143 @@
+"""build-batch over a generated fonds of >= 50 hồ sơ: killed halfway, re-run, every package valid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from oais_preserve import build_batch, import_catalogue, validate
+from oais_preserve.cli import main
+from oais_preserve.samples_catalogue import generate_catalogue
+
+from .conftest import run_bagit_validator, run_eark_validator
+
+HOSO = 52
+PREMIS = {"p": "http://www.loc.gov/premis/v3"}
+CLI = [sys.executable, "-c", "from oais_preserve.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def fonds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A catalogue of 52 hồ sơ with scans; one hồ sơ's scan is a symlink, which the builder refuses."""
+    root = tmp_path_factory.mktemp("batch")
+    sample = generate_catalogue(
+        root / "catalogue.xlsx", hoso_count=HOSO, docs_per_hoso=1, seed=21, scans=root / "scans"
+    )
+    assert sample.scans is not None
+    bad = sample.hoso_codes[7]
+    scan = sample.scans / f"{bad}.1.pdf"
+    target = root / "elsewhere.pdf"
+    scan.rename(target)
+    scan.symlink_to(target)
+    return sample.path, sample.scans, bad
+
+
+def _holds(package: Path, file_code: str) -> bool:
+    ead = (package / "data/metadata/descriptive/EAD.xml").read_text(encoding="utf-8")
+    return f"<arcFileCode>H55.22.{file_code}</arcFileCode>" in ead
+
+
+def _packages(out: Path) -> list[Path]:
+    return sorted(p for p in out.glob("*/*") if not p.name.startswith("."))
+
+
+def _leftovers(out: Path) -> list[Path]:
+    return sorted(out.glob("*/.*"))
+
+
+def test_killed_batch_resumes_to_a_complete_valid_set(fonds: tuple[Path, Path, str], tmp_path: Path) -> None:
+    catalogue, scans, bad = fonds
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [*CLI, "build-batch", str(catalogue), str(scans), str(out), "--all", "-w", "2", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while len(_packages(out)) < 12 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(1)  # the workers die a moment after the leader: let any rename in flight land first
+    partway = _packages(out)
+    assert 12 <= len(partway) < HOSO - 1, "the kill did not land halfway"
+    for package in partway:  # whatever is at a final name is whole
+        assert validate(package, verify=False).valid, package
+
+    runner = CliRunner()
+    rerun = runner.invoke(main, ["build-batch", str(catalogue), str(scans), str(out), "--all", "-w", "2"])
+    assert rerun.exit_code == 1, rerun.output  # the bad hồ sơ failed; the others did not stop
+    assert f"{len(partway)} đã có / skipped" in rerun.output
+    assert f"{HOSO - 1 - len(partway)} đã tạo / built" in rerun.output and "1 lỗi / failed" in rerun.output
+    assert bad in rerun.output and "symbolic link" in rerun.output
+
+    packages = _packages(out)
+    assert len(packages) == HOSO - 1
+    assert _leftovers(out) == []
+    assert {p.parent.name for p in packages} == {"H55.22.07", "H55.22.11"}  # grouped by phông
+    objids = [p.name for p in packages]
+    assert len(set(objids)) == len(objids)  # no duplicate package
+
+    reports = [validate(p, verify=True) for p in packages]
+    assert all(r.valid for r in reports), [r.problems for r in reports if not r.valid][:2]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda p: run_eark_validator(p / "data"), packages))
+    failures = [(p.name, r.stdout[-400:]) for p, r in zip(packages, runs, strict=True) if r.returncode != 0]
+    assert failures == []
+    assert run_bagit_validator(packages[0]).returncode == 0
+
+    # QA results are PREMIS validation events on the file objects, valid against premis.xsd (checked above)
+    rep = etree.parse(str(packages[0] / "data/representations/rep1/metadata/preservation/PREMIS_rep1.xml"))
+    events = rep.xpath("//p:event[p:eventType='validation']", namespaces=PREMIS)
+    files = rep.xpath(
+        "//p:object[@xsi:type='file']",
+        namespaces={**PREMIS, "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
+    )
+    assert len(events) == len(files) >= 1
+    detail = events[0].findtext(
+        "p:eventOutcomeInformation/p:eventOutcomeDetail/p:eventOutcomeDetailNote", namespaces=PREMIS
+    )
+    assert detail is not None and "resolution=200 dpi (pass)" in detail and "pdfa=PDF/A-2B (pass)" in detail
+    linked = events[0].findtext("p:linkingObjectIdentifier/p:linkingObjectIdentifierValue", namespaces=PREMIS)
+    assert linked in {
+        f.findtext("p:objectIdentifier/p:objectIdentifierValue", namespaces=PREMIS) for f in files
+    }
+    # TT02 values mapped to TT05 codes are kept as a PREMIS migration event in the AIP
+    result = import_catalogue(catalogue, scans=scans)
+    converted = next(h for h in result.hoso if any(c.original == "Hạn chế" for c in h.conversions))
+    package = next(p for p in packages if _holds(p, converted.file_code))
+    premis = (package / "data/metadata/preservation/PREMIS.xml").read_text(encoding="utf-8")
+    assert "<eventType>migration</eventType>" in premis and "'Hạn chế' -&gt; 02" in premis
+
+    again = runner.invoke(main, ["build-batch", str(catalogue), str(scans), str(out), "--all", "--json"])
+    assert f'"skipped": {HOSO - 1}' in again.output and '"built": 0' in again.output
+
+
+def test_library_api_with_a_caller_executor_and_selection(
+    fonds: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    catalogue, scans, bad = fonds
+    result = import_catalogue(catalogue, scans=scans)
+    codes = [h.file_code for h in result.hoso[:4]] + ["H00.NOPE"]
+    seen: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        report = build_batch(
+            result, tmp_path / "out", codes=codes, executor=pool, on_item=lambda i: seen.append(i.status)
+        )
+    assert (report.built, report.skipped, report.failed) == (4, 0, 1)
+    assert sorted(seen) == ["built"] * 4 + ["failed"]
+    failed = next(i for i in report.items if i.status == "failed")
+    assert failed.file_code == "H00.NOPE" and "catalogue" in (failed.reason or "")
+    assert all(i.qa == "pass" for i in report.items if i.status == "built")
+    assert report.to_dict()["ok"] is False
+    del bad
