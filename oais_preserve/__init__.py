@@ -18,9 +18,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .audit import AuditResult, RepairResult, audit, repair
-from .derivatives import DerivativeError, DerivativeSettings
 from .batch import BatchItem, BatchReport, build_batch
 from .catalogue import CatalogueImport, CatalogueProblem, import_catalogue, write_error_report
+from .derivatives import DerivativeError, DerivativeSettings
 from .description import Document, HoSo, load_description, validate_description
 from .dip import AccessPolicy, DipResult, build_dip
 from .errors import (
@@ -39,6 +39,8 @@ from .identify import FormatIdentifier, Identification, default_identifier
 from .ingest import ingest
 from .ledger import Ledger
 from .packages import BuildResult, build_aip, build_sip, export_zip
+from .qa import QaResult, check_file, write_qa_report
+from .selection import Selection, select_hoso, write_selection
 from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
 from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
 from .validate import ValidationReport, validate
@@ -46,19 +48,13 @@ from .validate import ValidationReport, validate
 __all__ = [
     "AccessPolicy",
     "AuditResult",
-    "BuildResult",
-    "DerivativeError",
-    "DerivativeSettings",
-from .qa import QaResult, check_file, write_qa_report
-from .selection import Selection, select_hoso, write_selection
-from .validate import ValidationReport, validate
-
-__all__ = [
     "BatchItem",
     "BatchReport",
     "BuildResult",
     "CatalogueImport",
     "CatalogueProblem",
+    "DerivativeError",
+    "DerivativeSettings",
     "DescriptionError",
     "DipResult",
     "Document",
@@ -77,19 +73,19 @@ __all__ = [
     "PackageFacts",
     "Party",
     "Problem",
+    "QaResult",
     "RepairResult",
+    "Selection",
     "StorageConfig",
     "StoreResult",
-    "QaResult",
-    "Selection",
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
     "__version__",
     "audit",
     "build_aip",
-    "build_dip",
     "build_batch",
+    "build_dip",
     "build_sip",
     "check_file",
     "default_identifier",
@@ -108,13 +104,11 @@ __all__ = [
     "reindex",
     "repair",
     "replicate",
+    "select_hoso",
     "store",
     "validate",
     "validate_description",
     "verify_handover",
-    "select_hoso",
-    "validate",
-    "validate_description",
     "write_error_report",
     "write_qa_report",
     "write_selection",
