@@ -5,10 +5,11 @@ digitization event; packaged in the year = the METS creation date), the handover
 bản bàn giao inside each) and, given a storage configuration, the storage ledger: packages stored,
 copies held, audits done, problems found and repaired, and the handovers recorded there (a
 handover found both as a tar and in the ledger counts once). Figures with no source, such as the
-hồ sơ selected until a catalogue collector is given, say "chưa có dữ liệu" (no data yet), never 0.
+hồ sơ selected until a selection list is given, say "chưa có dữ liệu" (no data yet), never 0.
 
 A collector is any callable ``collector(year) -> {fonds_code: {column: number}}`` for the
-columns of :data:`COLLECTED`; :func:`ledger_collector` is the storage ledger's.
+columns of :data:`COLLECTED`; :func:`ledger_collector` is the storage ledger's,
+:func:`selection_collector` the selection lists'.
 """
 
 from __future__ import annotations
@@ -195,6 +196,29 @@ def ledger_collector(config: StorageConfig) -> Collector:
     def collect(year: int) -> Mapping[str, Mapping[str, int]]:
         with config.open_ledger() as ledger:
             return ledger_figures(ledger, year)
+
+    return collect
+
+
+def selection_collector(lists: Iterable[Path]) -> Collector:
+    """A collector counting, per fonds, the distinct hồ sơ on the selection lists (danh mục hồ sơ
+    lựa chọn số hóa, written by :func:`oais_preserve.selection.write_selection`, ``.xlsx`` or
+    ``.csv``).
+
+    The lists carry no date: the figure is every hồ sơ selected so far, whatever the year. A fonds
+    on no list keeps "chưa có dữ liệu". The lists are read when the collector is made, so a
+    missing or malformed list is reported before any work.
+    """
+    from .selection import read_selection_entries
+
+    codes: dict[str, set[str]] = {}
+    for path in lists:
+        for fonds, code in read_selection_entries(path):
+            codes.setdefault(fonds, set()).add(code)
+    figures = {fonds: {"selected": len(found)} for fonds, found in codes.items()}
+
+    def collect(_year: int) -> Mapping[str, Mapping[str, int]]:
+        return figures
 
     return collect
 

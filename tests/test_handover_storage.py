@@ -441,3 +441,31 @@ def test_handover_on_a_dask_cluster_matches_the_local_one(fonds_store: Path, tmp
     key = sorted((p["name"], p["sha256"]) for p in _record(Path(remote["path"]))["packages"])
     assert key == sorted((p.name, p.sha256) for p in local.packages)
     assert verify_handover(Path(remote["path"])).ok
+
+
+def test_selection_lists_fill_the_selected_column(fonds_store: Path, tmp_path: Path) -> None:
+    """'Hồ sơ đã lựa chọn' counts the distinct hồ sơ per fonds on the lists `select` writes."""
+    from oais_preserve.profile import now
+    from oais_preserve.selection import SelectedHoSo, Selection, write_selection
+
+    def item(fonds: str, code: str) -> SelectedHoSo:
+        return SelectedHoSo(
+            code, fonds, f"Phông {fonds}", "", f"Hồ sơ {code}", "", "", 2, 9, ("pre1975",), "list"
+        )
+
+    first = Selection([item("P07", "P07.01.1"), item("P07", "P07.01.2"), item("P09", "P09.02.7")])
+    second = Selection([item("P07", "P07.01.2"), item("P07", "P07.01.3")])  # one hồ sơ on both lists
+    xlsx, _csv = write_selection(first, tmp_path / "lua-chon-1")
+    _xlsx, csv_en = write_selection(second, tmp_path / "lua-chon-2", lang="en")
+    year = now().year
+    out = tmp_path / "report"
+    args = ["report", "--year", str(year), "--store", str(fonds_store)]
+    result = CliRunner().invoke(main, [*args, "--selection", str(xlsx), "--selection", str(csv_en), str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / f"bao-cao-{year}.json").read_text(encoding="utf-8"))
+    selected = {row["fonds_code"]: row["selected"] for row in data["fonds"]}
+    assert selected == {"P07": 3, "P08": None, "P09": 1}  # P08 is on no list: no data, not 0
+    not_a_list = tmp_path / "codes.csv"
+    not_a_list.write_text("Mã hồ sơ\nP07.01.1\n", encoding="utf-8")
+    refused = CliRunner().invoke(main, [*args, "--selection", str(not_a_list), str(out)])
+    assert refused.exit_code == 2 and "not a selection list" in refused.output

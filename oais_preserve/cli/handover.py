@@ -214,6 +214,13 @@ def verify_handover_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder holding handover tars (repeatable).",
 )
+@click.option(
+    "--selection",
+    "selection_lists",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A selection list written by `select` (.xlsx or .csv; repeatable): fills 'Hồ sơ đã lựa chọn'.",
+)
 @click.option("--organization", default="", help="Name of the reporting archive (default: from the AIPs).")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @json_option
@@ -222,6 +229,7 @@ def report_command(
     storage_path: Path | None,
     stores: tuple[Path, ...],
     handover_dirs: tuple[Path, ...],
+    selection_lists: tuple[Path, ...],
     organization: str,
     out: Path,
     as_json: bool,
@@ -229,11 +237,11 @@ def report_command(
     """Write the yearly progress report per fonds into OUT (bao-cao-YYYY.xlsx, .html, .json).
 
     With --storage the storage ledger adds packages stored, copies held, audits done, problems
-    found and repaired, and the handovers it recorded.
+    found and repaired, and the handovers it recorded; --selection the hồ sơ selected.
     """
     from ..handover import find_aips
     from ..storage import load_storage_config
-    from ..yearreport import find_handovers, write_report, yearly_report
+    from ..yearreport import find_handovers, selection_collector, write_report, yearly_report
 
     with handle_errors(as_json):
         if storage_path is None and not stores:
@@ -242,6 +250,7 @@ def report_command(
             year,
             find_aips(stores) if stores else None,
             handovers=find_handovers(handover_dirs),
+            collectors=[selection_collector(selection_lists)] if selection_lists else [],
             storage=load_storage_config(storage_path) if storage_path is not None else None,
             organization=organization,
         )
