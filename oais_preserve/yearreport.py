@@ -224,18 +224,20 @@ def selection_collector(lists: Iterable[Path]) -> Collector:
 
 
 def stored_aips(config: StorageConfig) -> list[Path]:
-    """One readable copy (bag folder or .zip, undamaged) of every package in the storage ledger."""
+    """One undamaged bag-folder copy of every package in the storage ledger (the facts reader
+    reads folders; a serialized copy holds the bag, not the bare TT05 package)."""
     found = []
     with config.open_ledger() as ledger:
         for package in ledger.packages():
             usable = [
                 copy
                 for copy in ledger.clean_copies(package.id)
-                if copy.location in config.locations and copy.form in ("dir", "zip")
+                if copy.location in config.locations and copy.form == "dir"
             ]
             if not usable:
                 raise UserInputError(
-                    f"{package.objid}: no undamaged bag-folder or .zip copy to read; run audit and repair"
+                    f"{package.objid}: no undamaged bag-folder copy to read (run audit and repair, "
+                    "or give the AIPs with --store)"
                 )
             found.append(copy_path(config, usable[0]))
     return found
