@@ -230,6 +230,9 @@ def qa_step(demo: Demo, catalogue: Catalogue, selection: Selection) -> None:
 # --------------------------------------------------------------------------- 4. packaging
 
 
+_STATUS = {"built": "đã tạo / built", "skipped": "đã có / skipped", "failed": "lỗi / failed"}
+
+
 def packaging_step(demo: Demo, catalogue: Catalogue, selection: Selection, workers: int) -> list[Path]:
     out = demo.folder("aip", "gói AIP_hoso theo phông / AIP bags per fonds")
     report = build_batch(
@@ -238,8 +241,9 @@ def packaging_step(demo: Demo, catalogue: Catalogue, selection: Selection, worke
     aips = [Path(item.path) for item in report.items if item.path]
     demo.require(bool(aips), "no package was built")
     for item in report.items:
-        size = f"{item.files} tệp, {item.bytes} bytes"
-        demo.echo(f"  {item.file_code:<20} {item.status:<7} QA {item.qa or '-':<5} {size}")
+        detail = f"{item.files} tệp, {item.bytes} bytes" if item.path else item.reason
+        status = _STATUS.get(item.status, item.status)
+        demo.echo(f"  {item.file_code:<20} {status:<16} QA {item.qa or '-':<5} {detail}")
     demo.echo(f"  {report.built} gói / packages -> {out}/<mã phông>/")
     demo.expect(
         report.ok and report.built == len(selection.codes), f"{report.failed} hồ sơ failed to package"
@@ -312,8 +316,8 @@ def storage_step(demo: Demo, aips: list[Path]) -> StorageConfig:
     clean = _audit(demo, config, "kiểm tra toàn bộ / full audit")
     demo.expect(clean.ok, "the first audit found problems")
 
-    victim = _flip_one_byte(config)
-    demo.echo(f"  giả lập hỏng bit / simulated bit rot: 1 byte đổi trong / flipped in {victim}")
+    victim = _flip_one_bit(config)
+    demo.echo(f"  giả lập hỏng bit / simulated bit rot: đảo 1 bit / one bit flipped in {victim}")
     found = _audit(demo, config, "kiểm tra lại / audit again")
     minutes = write_inspection_minutes_xlsx(
         folder / "bien-ban-kiem-tra.xlsx",
@@ -355,7 +359,7 @@ def _audit(demo: Demo, config: StorageConfig, label: str) -> AuditResult:
     return result
 
 
-def _flip_one_byte(config: StorageConfig) -> Path:
+def _flip_one_bit(config: StorageConfig) -> Path:
     """Flip one bit in the middle of the first scan of the first package of the replica."""
     replica = config.location("kho-du-phong").path
     scans = sorted(replica.glob("*/data/representations/*/data/*.pdf"))
@@ -382,7 +386,8 @@ def dip_step(demo: Demo, config: StorageConfig) -> None:
     )
     viewer = dip.path / "documentation" / "index.html"
     demo.echo(
-        f"  {dip.documents_included} tài liệu / documents, {dip.access_files} bản truy cập / access copies, "
+        f"  {dip.documents_included} tài liệu đưa ra / documents out, {dip.documents_excluded} giữ lại theo "
+        f"chế độ sử dụng / withheld by access rules; {dip.access_files} bản truy cập / access copies, "
         f"{dip.thumbnails} ảnh nhỏ / thumbnails"
     )
     demo.echo(f"  xem / view: {viewer}")
