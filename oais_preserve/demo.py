@@ -398,9 +398,9 @@ def dip_step(demo: Demo, config: StorageConfig) -> None:
 
 
 def hand_over(demo: Demo, config: StorageConfig, out: Path) -> list[HandoverResult]:
-    """The handover call (kept alone: it will read the storage ledger instead of the folders)."""
+    """The handover: the storage ledger gives each fonds' AIPs and a clean copy of each."""
     return handover(
-        find_aips([config.location("kho-chinh").path]),
+        config,
         out,
         sender=Party(ORGANIZATION, "Nguyễn Văn An", "Giám đốc"),
         receiver=Party("Bộ Nội vụ", "Trần Thị Bình", "Chuyên viên"),
@@ -439,16 +439,16 @@ def _receipt(demo: Demo, receipt: HandoverReceipt, result: HandoverResult) -> No
 
 
 def year_report(year: int, config: StorageConfig, handovers: list[Path], selection: Selection) -> YearReport:
-    """The yearly report call (kept alone: it will read the storage ledger for the copy columns)."""
+    """The yearly report: packages, copies, audits and handovers from the storage ledger."""
 
     def selected(_year: int) -> Mapping[str, Mapping[str, int]]:
         return {code: {"selected": total["hoso"]} for code, total in selection.totals().items()}
 
     return yearly_report(
         year,
-        find_aips([config.location("kho-chinh").path]),
         handovers=handovers,
         collectors=[selected],
+        storage=config,
         organization=ORGANIZATION,
     )
 
@@ -464,7 +464,7 @@ def report_step(demo: Demo, config: StorageConfig, handovers: list[Path], select
             f"đóng gói / packaged {row.packaged}, bàn giao / handed over {row.handed_over}, {row.pages} trang"
         )
     missing = [label for key, label in COLLECTED if all(getattr(row, key) is None for row in report.rows)]
-    if missing:  # the storage ledger columns: not collected yet, shown as such, never as 0
+    if missing:  # a column without a source is shown as such, never as 0
         demo.echo(f"  chưa có dữ liệu / no source yet: {', '.join(missing)}")
     demo.echo(f"  {', '.join(str(path) for path in written.values())}")
     packaged = sum(row.packaged for row in report.rows)

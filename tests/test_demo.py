@@ -105,6 +105,11 @@ def test_dip_handover_and_report(demo_run: tuple[Path, str]) -> None:
     packaged = sum(1 for p in (out / "aip").glob("*/*") if (p / "bagit.txt").is_file())
     assert sum(r["packaged"] for r in rows) == sum(r["handed_over"] for r in rows) == packaged
     assert sum(r["digitized"] for r in rows) == sum(r["selected"] for r in rows) == packaged
+    # From the storage ledger: two copies of every package, three audits, the flipped bit found and repaired.
+    assert sum(r["stored"] for r in rows) == packaged
+    assert sum(r["copies_held"] for r in rows) == 2 * packaged
+    assert sum(r["problems_found"] for r in rows) == sum(r["problems_repaired"] for r in rows) == 1
+    assert all(r["audits"] == 3 for r in rows)
 
 
 def test_a_problem_nobody_planted_makes_the_demo_fail(
