@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from .description import (
 )
 from .errors import Problem, UserInputError
 from .profile import VIETNAM_TZ
+from .xlsxstream import PartialDate, XlsxReader
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +231,10 @@ _INDEX: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class CatalogueProblem:
-    """One finding, located in the workbook: sheet, 1-based row, column header, value, rule."""
+    """One finding, located in the workbook: sheet, 1-based row, column header, value, rule.
+
+    ``source`` is the catalogue file's name; ``location`` names it when the import read several
+    files (``show_source``), where a sheet name alone would be ambiguous."""
 
     sheet: str
     row: int | None
@@ -240,13 +245,15 @@ class CatalogueProblem:
     message_en: str
     file_code: str | None = None
     severity: Severity = "error"
+    source: str | None = None
+    show_source: bool = field(default=False, repr=False, compare=False)
 
     def message(self, lang: Lang = "vi") -> str:
         return self.message_en if lang == "en" else self.message_vi
 
     @property
     def location(self) -> str:
-        parts = [self.sheet]
+        parts = [f"{self.source} / {self.sheet}" if self.show_source and self.source else self.sheet]
         if self.row is not None:
             parts.append(f"dòng {self.row}")
         if self.column:
@@ -262,6 +269,7 @@ class CatalogueProblem:
 
     def to_dict(self, lang: Lang = "vi") -> dict[str, Any]:
         return {
+            "source": self.source,
             "sheet": self.sheet,
             "row": self.row,
             "column": self.column,
@@ -311,21 +319,27 @@ class TableLayout:
 
 
 RowValues = tuple[object, ...]
+#: Where a row is: (sheet, row number, source file name).
+Origin = tuple[str, int, str]
+ProblemOrigin = tuple[str, int | None, str]
 
 
-def _open_tables(path: Path) -> Iterator[tuple[str, Iterator[RowValues]]]:
-    """(sheet name, rows) of a workbook or a CSV file; rows are streamed."""
+NumberedRows = Iterator[tuple[int, RowValues]]
+
+
+def _open_tables(path: Path) -> Iterator[tuple[str, NumberedRows]]:
+    """(sheet name, rows) of a workbook or a CSV file; rows are streamed, numbered as Excel shows
+    them (empty rows of a workbook may be left out)."""
     suffix = path.suffix.casefold()
     if suffix in (".xlsx", ".xlsm"):
         yield from _xlsx_tables(path)
     elif suffix in (".csv", ".txt"):
-        yield path.stem, _csv_rows(path)
+        yield path.stem, enumerate(_csv_rows(path), start=1)
     else:
         raise UserInputError(f"{path}: danh mục phải là .xlsx hoặc .csv (catalogue must be .xlsx or .csv)")
 
 
-def _xlsx_tables(path: Path) -> Iterator[tuple[str, Iterator[RowValues]]]:
-    from .xlsxstream import XlsxReader
+def _xlsx_tables(path: Path) -> Iterator[tuple[str, NumberedRows]]:
 
     with XlsxReader(str(path)) as reader:
         yield from reader.sheets()
@@ -476,14 +490,24 @@ def _is_numbering_row(row: RowValues) -> bool:
     return len(texts) >= 3 and all(re.fullmatch(r"\(?\d{1,2}\)?", t) for t in texts)
 
 
+def _row_above(head: list[tuple[int, RowValues]], index: int) -> RowValues | None:
+    """The row right above ``head[index]`` in the sheet (None when it is empty or the first)."""
+    if index and head[index - 1][0] == head[index][0] - 1:
+        return head[index - 1][1]
+    return None
+
+
 def _detect_layout(
-    source: str, sheet: str, head: list[RowValues], user: Mapping[str, Mapping[str, str]] | None
-) -> TableLayout | None:
-    """Find the header row among the first rows (title rows may sit above it) and map its columns."""
+    source: str,
+    sheet: str,
+    head: list[tuple[int, RowValues]],
+    user: Mapping[str, Mapping[str, str]] | None,
+) -> tuple[TableLayout, int] | None:
+    """Find the header row among the first rows (title rows may sit above it) and map its columns;
+    the layout and the header's index in ``head``."""
     best: tuple[int, int, dict[str, tuple[int, str]], dict[str, tuple[int, str]]] | None = None
-    for number, row in enumerate(head):
-        above = head[number - 1] if number else None
-        candidates = _header_candidates(row, above)
+    for number, (_row_number, row) in enumerate(head):
+        candidates = _header_candidates(row, _row_above(head, number))
         hoso = _map_header(candidates, _user_index(user, "hoso") or _INDEX["hoso"])
         docs = _map_header(candidates, _user_index(user, "documents") or _INDEX["documents"])
         score = len(set(hoso) | set(docs))
@@ -493,7 +517,7 @@ def _detect_layout(
         return None
     number, _score, hoso, docs = best
     role = _classify(hoso, docs, _role_from_name(sheet))
-    candidates = _header_candidates(head[number], head[number - 1] if number else None)
+    candidates = _header_candidates(head[number][1], _row_above(head, number))
     if role == "fonds":
         columns = _map_header(candidates, _user_index(user, "fonds") or _INDEX["fonds"])
     elif role == "combined":
@@ -506,7 +530,7 @@ def _detect_layout(
         columns = hoso if role == "hoso" else docs
     used = {index for index, _ in columns.values()}
     unmapped = [opts[0] for i, opts in enumerate(candidates) if opts and i not in used]
-    return TableLayout(source, sheet, role, number + 1, columns, unmapped)
+    return TableLayout(source, sheet, role, head[number][0], columns, unmapped), number
 
 
 def _user_index(user: Mapping[str, Mapping[str, str]] | None, scope: str) -> dict[str, str] | None:
@@ -539,8 +563,15 @@ _WORDY_YEAR = re.compile(r"(?:tháng\s*(\d{1,2})\s*)?năm\s*(\d{4})", re.IGNOREC
 
 
 def coerce_date(value: object, *, partial: bool) -> str:
-    """Excel dates, ``D/M/YYYY``, ``YYYY-MM-DD``, ``MM/YYYY``, ``YYYY`` -> the TT05 form ``DD/MM/YYYY``."""
-    if isinstance(value, datetime | date):
+    """Excel dates, ``D/M/YYYY``, ``YYYY-MM-DD``, ``MM/YYYY``, ``YYYY`` -> the TT05 form ``DD/MM/YYYY``
+    (``MM/YYYY`` or ``YYYY`` when ``partial`` and that is all that was written).
+
+    An Excel date formatted without a day (``mmm-yy``) or with the year only (``yyyy``) comes from
+    the reader as a :class:`~oais_preserve.xlsxstream.PartialDate`: the day Excel stores is not the
+    archivist's, so it is never invented here."""
+    if isinstance(value, PartialDate):
+        value = str(value)  # "07/1968" or "1968": checked like the same text
+    elif isinstance(value, datetime | date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if float(value).is_integer() and 1000 <= value <= 9999 and partial:
@@ -646,7 +677,7 @@ def coerce_code(name: str, value: object) -> tuple[str, Conversion | None]:
 
 
 def _coerce(name: str, value: object) -> tuple[object, Conversion | None]:
-    if name != "files" and isinstance(value, str | int | float | datetime | date):
+    if name != "files" and isinstance(value, str | int | float | datetime | date | PartialDate):
         return _coerce_cached(name, value)
     return _coerce_value(name, value)
 
@@ -686,7 +717,7 @@ class CatalogueDocument:
 
     fields: dict[str, object]
     extras: dict[str, str]
-    origin: tuple[str, int]
+    origin: Origin
     layout: TableLayout
     bad_fields: set[str] = field(default_factory=set)
     conversions: list[Conversion] = field(default_factory=list)
@@ -700,7 +731,7 @@ class CatalogueHoSo:
     fonds_code: str | None
     fields: dict[str, object]
     extras: dict[str, str]
-    origin: tuple[str, int]
+    origin: Origin
     layout: TableLayout
     documents: list[CatalogueDocument] = field(default_factory=list)
     hoso_files: list[str] = field(default_factory=list)
@@ -802,12 +833,19 @@ def load_mapping(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the importer
 
 
+def _place(other: Origin, here: Origin, row_word: str) -> str:
+    """Where ``other`` is, as seen from ``here``: the file is named when it is another one."""
+    place = f"{other[0]} {row_word} {other[1]}"
+    return place if other[2] == here[2] else f"{other[2]} / {place}"
+
+
 class _Importer:
     def __init__(
         self,
         scans: Path | None,
         mapping: Mapping[str, Any] | None,
         fonds_defaults: Mapping[str, object] | None,
+        several_sources: bool = False,
     ) -> None:
         self.scans = scans
         self.mapping = mapping or {}
@@ -816,17 +854,18 @@ class _Importer:
         self.problems: list[CatalogueProblem] = []
         self.layouts: list[TableLayout] = []
         self.fonds: dict[str, dict[str, object]] = {}
-        self.fonds_origin: dict[str, tuple[str, int]] = {}
+        self.fonds_origin: dict[str, Origin] = {}
         self.hoso: dict[str, CatalogueHoSo] = {}
         self.order: list[str] = []
         self.doc_rows: list[CatalogueDocument] = []
         self.first_values: dict[str, dict[str, object]] = {}
         self.missing_columns: set[tuple[str, str]] = set()
+        self.several_sources = several_sources
 
     # reporting ------------------------------------------------------------------------------
     def problem(
         self,
-        origin: tuple[str, int | None],
+        origin: ProblemOrigin,
         column: str | None,
         value: object,
         rule: str,
@@ -843,26 +882,38 @@ class _Importer:
             else value
         )
         self.problems.append(
-            CatalogueProblem(origin[0], origin[1], column, shown, rule, vi, en, file_code, severity)
+            CatalogueProblem(
+                origin[0],
+                origin[1],
+                column,
+                shown,
+                rule,
+                vi,
+                en,
+                file_code,
+                severity,
+                source=origin[2] or None,
+                show_source=self.several_sources,
+            )
         )
 
     # reading --------------------------------------------------------------------------------
     def read(self, path: Path) -> None:
         user = {k: v for k, v in self.mapping.items() if k in ("hoso", "documents", "fonds")} or None
         for sheet, rows in _open_tables(path):
-            head: list[RowValues] = []
-            for row in rows:
-                head.append(row)
+            head: list[tuple[int, RowValues]] = []
+            for numbered in rows:
+                head.append(numbered)
                 if len(head) >= HEADER_SEARCH_ROWS:
                     break
-            layout = _detect_layout(path.name, sheet, head, user)
-            if layout is None:
+            found = _detect_layout(path.name, sheet, head, user)
+            if found is None:
                 log.info("%s: sheet %r has no recognisable header; skipped", path, sheet)
                 continue
+            layout, header_index = found
             self.layouts.append(layout)
             self._missing_columns(layout)
-            data = head[layout.header_row :]
-            self._read_rows(layout, _chain(data, rows, layout.header_row + 1))
+            self._read_rows(layout, itertools.chain(head[header_index + 1 :], rows))
 
     def _missing_columns(self, layout: TableLayout) -> None:
         required = {
@@ -876,7 +927,7 @@ class _Importer:
         )
         if layout.role != "fonds" and not key_ok:
             self.problem(
-                (layout.sheet, layout.header_row),
+                (layout.sheet, layout.header_row, layout.source),
                 None,
                 None,
                 "column-missing",
@@ -887,7 +938,7 @@ class _Importer:
             if name not in layout.columns:
                 shown = name.removeprefix("hoso.")
                 self.problem(
-                    (layout.sheet, layout.header_row),
+                    (layout.sheet, layout.header_row, layout.source),
                     None,
                     None,
                     "column-missing",
@@ -902,7 +953,7 @@ class _Importer:
             values = {name: row[index] for name, (index, _h) in layout.columns.items() if index < len(row)}
             if not any(_cell_text(v) for v in values.values()):
                 continue
-            origin = (layout.sheet, number)
+            origin = (layout.sheet, number, layout.source)
             if layout.role == "fonds":
                 self._fonds_row(layout, values, origin)
             elif layout.role == "hoso":
@@ -922,7 +973,7 @@ class _Importer:
         self,
         layout: TableLayout,
         values: Mapping[str, object],
-        origin: tuple[str, int],
+        origin: Origin,
         prefix: str = "",
     ) -> tuple[dict[str, object], dict[str, str], list[Conversion], set[str]]:
         fields: dict[str, object] = {}
@@ -962,7 +1013,7 @@ class _Importer:
                 fields[name] = value
         return fields, extras, conversions, bad
 
-    def _fonds_row(self, layout: TableLayout, values: Mapping[str, object], origin: tuple[str, int]) -> None:
+    def _fonds_row(self, layout: TableLayout, values: Mapping[str, object], origin: Origin) -> None:
         fields, _extras, _conv, _bad = self._convert(layout, values, origin)
         code = str(fields.get("fondsCode") or "")
         if not code:
@@ -976,8 +1027,8 @@ class _Importer:
                 layout.header("fondsCode"),
                 code,
                 "duplicate-fonds",
-                f"trùng mã phông với dòng {self.fonds_origin[code][1]}",
-                f"duplicate fonds code (also row {self.fonds_origin[code][1]})",
+                f"trùng mã phông với {_place(self.fonds_origin[code], origin, 'dòng')}",
+                f"duplicate fonds code (also {_place(self.fonds_origin[code], origin, 'row')})",
             )
             return
         self.fonds_origin[code] = origin
@@ -1002,7 +1053,7 @@ class _Importer:
         self,
         layout: TableLayout,
         values: Mapping[str, object],
-        origin: tuple[str, int],
+        origin: Origin,
         prefix: str = "",
     ) -> CatalogueHoSo | None:
         fields, extras, conversions, bad = self._convert(layout, values, origin, prefix)
@@ -1031,7 +1082,7 @@ class _Importer:
         )
         return hoso
 
-    def _hoso_row(self, layout: TableLayout, values: Mapping[str, object], origin: tuple[str, int]) -> None:
+    def _hoso_row(self, layout: TableLayout, values: Mapping[str, object], origin: Origin) -> None:
         hoso = self._new_hoso(layout, values, origin)
         if hoso is None:
             return
@@ -1042,8 +1093,8 @@ class _Importer:
                 layout.header("fileCode"),
                 hoso.file_code,
                 "duplicate-hoso",
-                f"trùng mã hồ sơ với {first.origin[0]} dòng {first.origin[1]}; cả hai bị từ chối",
-                f"duplicate file code (also {first.origin[0]} row {first.origin[1]}); both refused",
+                f"trùng mã hồ sơ với {_place(first.origin, origin, 'dòng')}; cả hai bị từ chối",
+                f"duplicate file code (also {_place(first.origin, origin, 'row')}); both refused",
                 hoso.file_code,
             )
             first.errors += 1
@@ -1051,9 +1102,7 @@ class _Importer:
         self.hoso[hoso.file_code] = hoso
         self.order.append(hoso.file_code)
 
-    def _document_row(
-        self, layout: TableLayout, values: Mapping[str, object], origin: tuple[str, int]
-    ) -> None:
+    def _document_row(self, layout: TableLayout, values: Mapping[str, object], origin: Origin) -> None:
         fields, extras, conversions, bad = self._convert(layout, values, origin)
         code = self._file_code(layout, fields, extras)
         fields.pop("fondsCode", None)
@@ -1077,7 +1126,7 @@ class _Importer:
         layout: TableLayout,
         hoso_values: Mapping[str, object],
         doc_values: Mapping[str, object],
-        origin: tuple[str, int],
+        origin: Origin,
     ) -> None:
         key_fields: dict[str, object] = {"fileCode": _cell_text(hoso_values.get("fileCode"))}
         key_fields["fondsCode"] = _cell_text(hoso_values.get("fondsCode"))
@@ -1101,7 +1150,7 @@ class _Importer:
         self._document_row(layout, {**doc_values, "fileCode": code}, origin)
 
     def _check_repeat(
-        self, hoso: CatalogueHoSo, layout: TableLayout, values: Mapping[str, object], origin: tuple[str, int]
+        self, hoso: CatalogueHoSo, layout: TableLayout, values: Mapping[str, object], origin: Origin
     ) -> None:
         """Repeated hồ sơ values must agree with the hồ sơ's first row; disagreements are reported.
 
@@ -1127,7 +1176,7 @@ class _Importer:
 
     # assembling -----------------------------------------------------------------------------
     def attach_documents(self) -> None:
-        doc_codes: dict[str, tuple[str, int]] = {}
+        doc_codes: dict[str, Origin] = {}
         for doc in self.doc_rows:
             code = str(doc.fields.pop("fileCode"))
             hoso = self.hoso.get(code)
@@ -1153,8 +1202,8 @@ class _Importer:
                         doc.layout.header("docCode"),
                         given,
                         "duplicate-doccode",
-                        f"trùng mã tài liệu với {other[0]} dòng {other[1]}",
-                        f"duplicate document code (also {other[0]} row {other[1]})",
+                        f"trùng mã tài liệu với {_place(other, doc.origin, 'dòng')}",
+                        f"duplicate document code (also {_place(other, doc.origin, 'row')})",
                         code,
                     )
                     hoso.errors += 1
@@ -1212,7 +1261,7 @@ def _split_combined(name: str, raw: object) -> dict[str, object]:
         if slash and number.strip().isdigit():
             return {"codeNumber": number.strip(), "codeNotation": notation.strip()}
         return {"codeNotation": text}
-    if isinstance(raw, datetime | date | int | float):
+    if isinstance(raw, datetime | date | int | float | PartialDate):
         single = coerce_date(raw, partial=True)
         return {"startDate": single, "endDate": single}
     try:
@@ -1240,16 +1289,6 @@ def _comparable(name: str, value: object) -> object:
         return _coerce(name, value)[0]
     except _Bad:
         return _cell_text(value)
-
-
-def _chain(head: list[RowValues], rest: Iterator[RowValues], first: int) -> Iterator[tuple[int, RowValues]]:
-    number = first
-    for row in head:
-        yield number, row
-        number += 1
-    for row in rest:
-        yield number, row
-        number += 1
 
 
 # --------------------------------------------------------------------------- scans
@@ -1470,7 +1509,7 @@ def _validate(
             if key not in reported_fonds:
                 reported_fonds.add(key)
                 where = importer.fonds_origin.get(hoso.fonds_code or "")
-                origin: tuple[str, int | None] = where if where else (hoso.origin[0], None)
+                origin: ProblemOrigin = where if where else (hoso.origin[0], None, hoso.origin[2])
                 importer.problem(
                     origin, name, problem.value, rule, f"phông: {vi}", f"fonds: {en}", hoso.file_code
                 )
@@ -1514,7 +1553,7 @@ def _column_missing(importer: _Importer, layout: TableLayout, name: str, file_co
         return
     importer.missing_columns.add(key)
     importer.problem(
-        (layout.sheet, layout.header_row),
+        (layout.sheet, layout.header_row, layout.source),
         None,
         None,
         "column-missing",
@@ -1528,7 +1567,7 @@ def _unmatched(importer: _Importer, index: ScanIndex) -> list[str]:
     unmatched = sorted(rel for rel in index.by_name.values() if rel not in index.claimed)
     for rel in unmatched:
         importer.problem(
-            (str(index.root.name or index.root), None),
+            (str(index.root.name or index.root), None, ""),  # the scans folder, no catalogue file
             None,
             rel,
             "scan-unmatched",
@@ -1559,7 +1598,7 @@ def import_catalogue(
         if not path.is_file():
             raise UserInputError(f"{path}: không tìm thấy tệp danh mục (catalogue file not found)")
     user_mapping = load_mapping(Path(mapping)) if isinstance(mapping, str | os.PathLike) else mapping
-    importer = _Importer(Path(scans) if scans else None, user_mapping, fonds)
+    importer = _Importer(Path(scans) if scans else None, user_mapping, fonds, len(paths) > 1)
     for path in paths:
         importer.read(path)
     if not importer.layouts:
@@ -1610,25 +1649,30 @@ def write_error_report(result: CatalogueImport, dest: Path | str, *, lang: Lang 
     summary = workbook.active
     assert summary is not None
     summary.title = "Tổng hợp lỗi" if lang == "vi" else "Problems"
-    summary.append(list(_HEADINGS[lang]))
+    several = len(result.sources) > 1
+    only = result.sources[0].name if len(result.sources) == 1 else None
+    summary.append((["Tệp" if lang == "vi" else "File"] if several else []) + list(_HEADINGS[lang]))
     for cell in summary[1]:
         cell.font = bold
     for p in result.problems:
-        summary.append([p.sheet, p.row, p.column, p.value, p.rule, p.severity, p.file_code, p.message(lang)])
-    by_sheet: dict[str, dict[int, list[CatalogueProblem]]] = {}
+        fields = [p.sheet, p.row, p.column, p.value, p.rule, p.severity, p.file_code, p.message(lang)]
+        summary.append(([p.source] if several else []) + fields)
+    # Two catalogue files may both have a sheet "Hồ sơ": rows are keyed by (file, sheet).
+    by_sheet: dict[tuple[str | None, str], dict[int, list[CatalogueProblem]]] = {}
     for p in result.problems:
         if p.row is not None:
-            by_sheet.setdefault(p.sheet, {}).setdefault(p.row, []).append(p)
+            by_sheet.setdefault((p.source or only, p.sheet), {}).setdefault(p.row, []).append(p)
     layouts = {(layout.source, layout.sheet): layout for layout in result.layouts}
     for path in result.sources:
         for sheet, rows in _open_tables(path):
-            wanted = by_sheet.get(sheet)
+            wanted = by_sheet.get((path.name, sheet))
             layout = layouts.get((path.name, sheet))
             if not wanted or layout is None:
                 continue
-            out = workbook.create_sheet(_safe_title(sheet, workbook.sheetnames))
+            title = f"{path.stem} - {sheet}" if several else sheet
+            out = workbook.create_sheet(_safe_title(title, workbook.sheetnames))
             header_written = False
-            for number, row in enumerate(rows, start=1):
+            for number, row in rows:
                 if number == layout.header_row:
                     out.append(
                         [

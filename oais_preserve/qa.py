@@ -65,9 +65,10 @@ class QaResult:
     bit_depth: int | None
     colour: bool | None
     pdfa: str | None  # "2B", "1A"… as declared in XMP; None when not declared
-    text_layer: bool | None
+    text_layer: bool | None  # text on every scanned page (PDF); None for images
     checks: tuple[QaCheck, ...] = ()
     file_code: str | None = None
+    text_pages: int | None = None  # pages carrying any text (PDF)
 
     def to_dict(self, lang: str = "vi") -> dict[str, Any]:
         data = asdict(self)
@@ -119,7 +120,9 @@ class _Measure:
     dpis: list[float] = field(default_factory=list)
     depths: list[int] = field(default_factory=list)
     colour: list[bool] = field(default_factory=list)
-    text: bool = False
+    text_chars: int = 0  # text shown so far, in string bytes (visible or invisible OCR text)
+    page_text: list[int] = field(default_factory=list)  # per page
+    page_images: list[int] = field(default_factory=list)  # per page
     pages_without_image: int = 0
     page_sizes_mm: list[tuple[float, float]] = field(default_factory=list)
 
@@ -172,6 +175,17 @@ def _image(xobject: Any, ctm: _Matrix, measure: _Measure) -> None:
         measure.colour.append(components >= 3)
 
 
+def _shown_bytes(operands: Any) -> int:
+    """Bytes of text a text-showing operator draws (its string, or the strings of a TJ array)."""
+    import pikepdf
+
+    if not operands:
+        return 0
+    shown = operands[-1]
+    strings = list(shown) if isinstance(shown, pikepdf.Array) else [shown]
+    return sum(len(bytes(item)) for item in strings if isinstance(item, pikepdf.String))
+
+
 def _walk_content(owner: Any, resources: Any, ctm: _Matrix, measure: _Measure, depth: int = 0) -> None:
     import pikepdf
 
@@ -190,7 +204,7 @@ def _walk_content(owner: Any, resources: Any, ctm: _Matrix, measure: _Measure, d
         elif op == "cm" and len(operands) == 6:
             ctm = _multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
         elif op in _TEXT_OPERATORS:
-            measure.text = True
+            measure.text_chars += _shown_bytes(operands)
         elif op == "Do" and operands:
             xobject = xobjects.get(str(operands[0])) if xobjects is not None else None
             if xobject is None:
@@ -215,9 +229,11 @@ def _measure_pdf(path: Path) -> tuple[_Measure, int, str | None, str]:
             width_mm = abs(box[2] - box[0]) * unit * _MM_PER_PT
             height_mm = abs(box[3] - box[1]) * unit * _MM_PER_PT
             measure.page_sizes_mm.append((width_mm, height_mm))
-            images_before = len(measure.dpis)
+            images_before, text_before = len(measure.dpis), measure.text_chars
             scale = (unit, 0.0, 0.0, unit, 0.0, 0.0)
             _walk_content(page.obj, page.obj.get("/Resources"), scale, measure)
+            measure.page_images.append(len(measure.dpis) - images_before)
+            measure.page_text.append(measure.text_chars - text_before)
             if len(measure.dpis) == images_before:
                 measure.pages_without_image += 1
         declared = pdf.open_metadata().pdfa_status or None
@@ -328,8 +344,32 @@ def naming_check(name: str, file_code: str | None, ordinal: int | None) -> QaChe
     )
 
 
+def _text_layer_check(measure: _Measure, paper: bool) -> tuple[QaCheck, bool]:
+    """Two-layer ("hai lớp"): text on every page that carries a scan image, counted per page.
+
+    OCR text is usually invisible (render mode 3); any text on the page counts, so a stamp or a
+    one-line footer on page 1 does not make the other scanned pages searchable."""
+    pages = len(measure.page_text)
+    with_text = sum(1 for chars in measure.page_text if chars)
+    scanned = [i for i, images in enumerate(measure.page_images) if images]
+    missing = [i + 1 for i in (scanned or range(pages)) if not measure.page_text[i]]
+    ok = pages > 0 and not missing
+    shown = ", ".join(str(n) for n in missing[:10]) + (" …" if len(missing) > 10 else "")
+    check = _check(
+        "text-layer",
+        ok,
+        f"chữ trên {with_text}/{pages} trang" + (f"; thiếu ở trang {shown}" if missing else ""),
+        "hai lớp: ảnh + lớp chữ (OCR) trên mọi trang",
+        f"trang {shown} không có lớp chữ (OCR): PDF không phải hai lớp",
+        f"no text layer (OCR) on page {shown}: the PDF is not two-layer",
+        soft=not paper,
+    )
+    return check, ok
+
+
 def _pdf_result(path: Path, job: QaJob) -> QaResult:
     measure, pages, declared, version = _measure_pdf(path)
+    text_check, two_layer = _text_layer_check(measure, job.paper)
     checks = [
         _check(
             "pdfa",
@@ -339,21 +379,23 @@ def _pdf_result(path: Path, job: QaJob) -> QaResult:
             "không phải PDF/A (XMP không khai báo pdfaid)",
             "not PDF/A (no pdfaid part/conformance in the XMP metadata)",
         ),
-        _check(
-            "text-layer",
-            measure.text,
-            "có" if measure.text else "không",
-            "hai lớp: ảnh + lớp chữ (OCR)",
-            "không có lớp chữ (OCR): PDF không phải hai lớp",
-            "no text layer (OCR): the PDF is not two-layer",
-            soft=not job.paper,
-        ),
+        text_check,
         _dpi_check(measure.dpis, job.drawing, measure.pages_without_image),
         _depth_check(measure.depths, measure.colour, job.colour_original),
         _scale_check(measure.page_sizes_mm),
     ]
+    with_text = sum(1 for chars in measure.page_text if chars)
     return _result(
-        job, "PDF", pages, measure.dpis, measure.depths, measure.colour, declared, measure.text, checks
+        job,
+        "PDF",
+        pages,
+        measure.dpis,
+        measure.depths,
+        measure.colour,
+        declared,
+        two_layer,
+        checks,
+        with_text,
     )
 
 
@@ -415,6 +457,7 @@ def _result(
     pdfa: str | None,
     text: bool | None,
     checks: list[QaCheck],
+    text_pages: int | None = None,
 ) -> QaResult:
     naming = naming_check(Path(job.rel).name, job.file_code, job.ordinal)
     if naming is not None:
@@ -431,6 +474,7 @@ def _result(
         text,
         tuple(checks),
         job.file_code,
+        text_pages,
     )
 
 
@@ -570,6 +614,7 @@ _COLUMNS = {
         "Màu",
         "PDF/A",
         "Lớp chữ",
+        "Số trang có chữ",
         "Ghi chú",
     ),
     "en": (
@@ -583,6 +628,7 @@ _COLUMNS = {
         "Colour",
         "PDF/A",
         "Text layer",
+        "Pages with text",
         "Notes",
     ),
 }
@@ -601,6 +647,7 @@ def _row(result: QaResult, lang: str) -> list[object]:
         result.colour,
         result.pdfa,
         result.text_layer,
+        result.text_pages,
         result.summary(lang),
     ]
 

@@ -221,10 +221,12 @@ def _marks(hoso: CatalogueHoSo) -> tuple[int, int]:
 
 
 def _selection_problem(
-    hoso: CatalogueHoSo, rule: str, vi: str, en: str, value: str | None = None
+    catalogue: CatalogueImport, hoso: CatalogueHoSo, rule: str, vi: str, en: str, value: str | None = None
 ) -> CatalogueProblem:
+    sheet, row, source = hoso.origin
+    several = len(catalogue.sources) > 1
     return CatalogueProblem(
-        hoso.origin[0], hoso.origin[1], None, value, rule, vi, en, hoso.file_code, "error"
+        sheet, row, None, value, rule, vi, en, hoso.file_code, "error", source=source, show_source=several
     )
 
 
@@ -261,6 +263,7 @@ def select_hoso(
         if 0 < marked < total:
             selection.problems.append(
                 _selection_problem(
+                    catalogue,
                     hoso,
                     "partial-hoso",
                     f"chỉ {marked}/{total} tài liệu được chọn: phải chọn cả hồ sơ, không chọn từng tài liệu",
@@ -295,6 +298,7 @@ def _check_codes(catalogue: CatalogueImport, codes: Sequence[str], selection: Se
             hoso = known[parent]
             selection.problems.append(
                 _selection_problem(
+                    catalogue,
                     hoso,
                     "document-selection-refused",
                     f"{code} là một tài liệu: chỉ chọn cả hồ sơ ({parent})",

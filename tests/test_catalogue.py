@@ -304,12 +304,17 @@ def test_streaming_xlsx_reader_reads_what_openpyxl_reads(tmp_path: Path) -> None
     workbook.save(path)
     theirs = load_workbook(path, read_only=True, data_only=True)
     with XlsxReader(str(path)) as reader:
-        ours = {name: [tuple(r) for r in rows] for name, rows in reader.sheets()}
+        ours = {name: dict(rows) for name, rows in reader.sheets()}
     assert list(ours) == ["DANH MUC HO SO", "Văn bản"]
     for name, rows in ours.items():
-        expected = [tuple(row) for row in theirs[name].iter_rows(values_only=True)]
-        assert len(rows) == len(expected)
-        for mine, their in zip(rows, expected, strict=True):
+        expected = {
+            number: row
+            for number, row in enumerate(theirs[name].iter_rows(values_only=True), start=1)
+            if any(v is not None for v in row)
+        }
+        assert list(rows) == list(expected)  # the row numbers Excel shows; empty rows left out
+        for number, mine in rows.items():
+            their = expected[number]
             assert list(mine) == list(their)[: len(mine)] and not any(their[len(mine) :])
 
 
@@ -399,3 +404,135 @@ def test_a_hoso_sheet_named_after_its_fonds_is_a_hoso_sheet(tmp_path: Path) -> N
     result = import_catalogue(sample.path)
     assert [layout.role for layout in result.layouts] == ["fonds", "hoso", "documents"]
     assert result.problems == []
+
+
+def test_month_and_year_date_formats_do_not_invent_a_day(tmp_path: Path) -> None:
+    """Excel keeps "07/1968" typed into an ``mmm-yy`` cell as 01/07/1968: the day is not the archivist's."""
+    path = tmp_path / "catalogue.xlsx"
+    _messy_workbook(path)
+    workbook = load_workbook(path)
+    hs, docs = workbook["DANH MUC HO SO"], workbook["Văn bản"]
+    hs["F6"], hs["G6"] = datetime(1968, 1, 1), datetime(1968, 7, 1)
+    hs["F6"].number_format, hs["G6"].number_format = "yyyy", "mmm-yy"
+    hs["F7"], hs["G7"] = datetime(1970, 3, 1), datetime(1970, 12, 1)
+    hs["F7"].number_format, hs["G7"].number_format = "mm/yyyy", '[$-42A]"tháng "mm" năm "yyyy'
+    docs["D3"] = datetime(1968, 3, 1)
+    docs["D3"].number_format = "mm/yyyy"  # a document date needs its day: reported, not invented
+    workbook.save(path)
+    fonds = {"archiveCode": "H49.64", "fondsCode": "G09", "fondsName": "Phông UBND", "organization": "TTLT"}
+    result = import_catalogue(path, fonds=fonds)
+    first, whole = result.hoso
+    assert (first.fields["startDate"], first.fields["endDate"]) == ("1968", "07/1968")
+    assert (whole.fields["startDate"], whole.fields["endDate"]) == ("03/1970", "12/1970")
+    dates = [(p.sheet, p.row, p.column, p.value) for p in result.errors if p.rule == "date"]
+    assert dates == [("Văn bản", 3, "Ngày văn bản", "03/1968")]
+
+
+def test_two_catalogue_files_name_the_file_and_the_report_keeps_them_apart(tmp_path: Path) -> None:
+    first = generate_catalogue(tmp_path / "a.xlsx", hoso_count=6, docs_per_hoso=2, problems=3, seed=1)
+    generate_catalogue(tmp_path / "b.xlsx", hoso_count=6, docs_per_hoso=2, seed=2)  # same codes again
+    result = import_catalogue([tmp_path / "a.xlsx", tmp_path / "b.xlsx"])
+    for planted in first.planted:
+        found = [
+            p
+            for p in result.errors
+            if (p.sheet, p.row, p.column) == (planted.sheet, planted.row, planted.column)
+        ]
+        assert found and all(p.source == "a.xlsx" for p in found), planted
+        assert found[0].location.startswith(f"a.xlsx / {planted.sheet}, dòng {planted.row}")
+    duplicates = [p for p in result.errors if p.rule == "duplicate-hoso"]
+    assert duplicates and all(p.source == "b.xlsx" and "a.xlsx / " in p.message_vi for p in duplicates)
+    assert all(p.to_dict()["source"] in ("a.xlsx", "b.xlsx") for p in result.problems)
+    workbook = load_workbook(write_error_report(result, tmp_path / "loi.xlsx"))
+    assert workbook.worksheets[0]["A1"].value == "Tệp"
+    for stem in ("a", "b"):
+        for sheet in (HOSO_SHEET, DOC_SHEET):
+            wanted = {
+                p.row for p in result.problems if (p.source, p.sheet) == (f"{stem}.xlsx", sheet) and p.row
+            }
+            title = f"{stem} - {sheet}"
+            copied = (
+                {r[0].value for r in workbook[title].iter_rows(min_row=2)} if title in workbook else set()
+            )
+            assert copied == wanted, title
+    alone = import_catalogue(tmp_path / "a.xlsx")
+    assert alone.errors and not any(".xlsx" in p.location for p in alone.problems)
+    assert all(p.source == "a.xlsx" for p in alone.problems)
+
+
+def as_shared_strings(source: Path, dest: Path, member: str = "xl/sharedStrings.xml") -> Path:
+    """The workbook as Excel and LibreOffice write it: every text cell a ``t="s"`` index into a
+    shared-strings part (openpyxl writes inline strings), stored at ``member`` and declared in
+    workbook.xml.rels."""
+    import zipfile
+
+    from lxml import etree
+
+    main_ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    q = f"{{{main_ns}}}"
+    strings: dict[str, int] = {}
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                root = etree.fromstring(data)
+                for cell in root.iter(f"{q}c"):
+                    if cell.get("t") == "inlineStr":
+                        inline = cell.find(f"{q}is")
+                        text = "".join(inline.itertext()) if inline is not None else ""
+                        cell.set("t", "s")
+                        for child in list(cell):
+                            cell.remove(child)
+                        etree.SubElement(cell, f"{q}v").text = str(strings.setdefault(text, len(strings)))
+                data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+                link = f'<Relationship Id="rIdSst" Type="{kind}" Target="{member.removeprefix("xl/")}"/>'
+                data = data.replace(b"</Relationships>", link.encode() + b"</Relationships>")
+            new.writestr(item, data)
+        sst = etree.Element(f"{q}sst", nsmap={None: main_ns})
+        for text in strings:  # first runs plain, the rest split into two rich-text runs
+            si = etree.SubElement(sst, f"{q}si")
+            for part in (text[: len(text) // 2], text[len(text) // 2 :]):
+                run = etree.SubElement(si, f"{q}r")
+                etree.SubElement(
+                    run, f"{q}t", {"{http://www.w3.org/XML/1998/namespace}space": "preserve"}
+                ).text = part
+            etree.SubElement(etree.SubElement(si, f"{q}rPh", sb="0", eb="1"), f"{q}t").text = "PHONETIC"
+        new.writestr(member, etree.tostring(sst, xml_declaration=True, encoding="UTF-8"))
+    return dest
+
+
+def test_shared_strings_at_a_non_standard_case_path(tmp_path: Path) -> None:
+    """Excel's shared strings (with rich text and phonetic runs), at xl/SharedStrings.xml as some
+    exporters write it, found through workbook.xml.rels: the import reads the same catalogue."""
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=3, docs_per_hoso=2, problems=2, seed=3)
+    expected = import_catalogue(sample.path)
+    for member in ("xl/sharedStrings.xml", "xl/SharedStrings.xml"):
+        shared = as_shared_strings(sample.path, tmp_path / f"{member[3]}.xlsx", member)
+        result = import_catalogue(shared)
+        assert [h.fields for h in result.hoso] == [h.fields for h in expected.hoso] and len(result.hoso) == 3
+        assert [(p.sheet, p.row, p.column, p.rule) for p in result.problems] == [
+            (p.sheet, p.row, p.column, p.rule) for p in expected.problems
+        ]
+
+
+def test_entity_bomb_in_shared_strings_is_a_user_error(tmp_path: Path) -> None:
+    import zipfile
+
+    sample = generate_catalogue(tmp_path / "c.xlsx", hoso_count=2, docs_per_hoso=1)
+    shared = as_shared_strings(sample.path, tmp_path / "shared.xlsx")
+    entities = "".join(f'<!ENTITY {chr(98 + i)} "' + f"&{chr(97 + i)};" * 10 + '">' for i in range(8))
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">' + entities + "]>"
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&i;</t></si></sst>'
+    )
+    hostile = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(shared) as old, zipfile.ZipFile(hostile, "w") as new:
+        for item in old.infolist():
+            is_sst = item.filename == "xl/sharedStrings.xml"
+            new.writestr(item, bomb.encode() if is_sst else old.read(item.filename))
+    result = CliRunner().invoke(main, ["import-catalogue", str(hostile)])
+    assert result.exit_code == 2, result.output
+    assert "sharedStrings.xml" in result.output and "DOCTYPE" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output

@@ -62,6 +62,48 @@ def test_scaled_image_is_measured_at_its_effective_resolution(tmp_path: Path) ->
     assert result.outcome == "fail"
 
 
+def _add_text(path: Path, page_numbers: list[int], content: bytes, font: bool = True) -> None:
+    """Append text-showing content to the given pages (1-based) of a scan PDF."""
+    import pikepdf
+
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        helvetica = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
+        for number in page_numbers:
+            page = pdf.pages[number - 1]
+            page.obj.Contents = pikepdf.Stream(pdf, page.obj.Contents.read_bytes() + b"\n" + content)
+            if font:
+                page.obj.Resources.Font = pikepdf.Dictionary(F1=helvetica)
+        pdf.save(path)
+
+
+def test_two_layer_needs_text_on_every_scanned_page(tmp_path: Path) -> None:
+    """A one-line visible footer on page 1 of an image-only scan is not an OCR layer."""
+    footer = b"BT /F1 8 Tf 20 10 Td (Trung tam Luu tru lich su) Tj ET"
+    stamped = write_scan_pdf(tmp_path / "footer.pdf", pages=3, text=False, size_mm=(74, 105))
+    _add_text(stamped, [1], footer)
+    result = check_file(stamped)
+    assert result.text_layer is False and result.text_pages == 1 and result.outcome == "fail"
+    layer = _check(result, "text-layer")
+    assert layer.outcome == "fail" and layer.measured == "chữ trên 1/3 trang; thiếu ở trang 2, 3"
+    assert "2, 3" in layer.message_en
+    # OCR (invisible, render mode 3) on pages 1 and 2 only: page 3 is not searchable.
+    partial = write_scan_pdf(tmp_path / "partial.pdf", pages=3, text=False, size_mm=(74, 105))
+    _add_text(partial, [1, 2], b"BT 3 Tr /F1 10 Tf 36 100 Td [(Cong ) -20 (van)] TJ ET")
+    assert check_file(partial).text_pages == 2 and _check(check_file(partial), "text-layer").outcome == "fail"
+    # Empty strings draw nothing.
+    empty = write_scan_pdf(tmp_path / "empty.pdf", pages=1, text=False, size_mm=(74, 105))
+    _add_text(empty, [1], b"BT 3 Tr /F1 10 Tf () Tj ET")
+    assert check_file(empty).text_layer is False
+    whole = check_file(write_scan_pdf(tmp_path / "ocr.pdf", pages=3, size_mm=(74, 105)))
+    assert whole.text_layer is True and whole.text_pages == 3
+    assert _check(whole, "text-layer").measured == "chữ trên 3/3 trang"
+    assert whole.to_dict()["text_pages"] == 3
+
+
 def test_greyscale_scan_passes_only_for_black_and_white_originals(tmp_path: Path) -> None:
     path = write_scan_pdf(tmp_path / "grey.pdf", colour=False, size_mm=(74, 105))
     assert check_file(path).bit_depth == 8
