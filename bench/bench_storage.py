@@ -31,7 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from oais_preserve.audit import audit  # noqa: E402
+from oais_preserve.audits import audit  # noqa: E402
 from oais_preserve.bag import PayloadEntry, write_bag_tags  # noqa: E402
 from oais_preserve.executors import open_executor  # noqa: E402
 from oais_preserve.ledger import Ledger  # noqa: E402

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .audit import AuditResult, RepairResult, audit, repair
+from .audits import AuditResult, RepairResult, audit, repair
 from .batch import BatchItem, BatchReport, build_batch
 from .catalogue import CatalogueImport, CatalogueProblem, import_catalogue, write_error_report
 from .derivatives import DerivativeError, DerivativeSettings

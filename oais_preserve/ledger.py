@@ -182,12 +182,15 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UserInputError(f"{self.path}: cannot open the ledger: {exc}") from exc
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged: a clear message, no traceback
+            raise UserInputError(
+                f"{self.path}: cannot open the ledger ({exc}); restore it from a backup, "
+                "or move it aside and rebuild it with `oais-preserve reindex`"
+            ) from exc
 
     def close(self) -> None:
         self.db.close()
@@ -447,13 +450,15 @@ class Ledger:
                 if set(run_scope.split(",")) & set(locations):
                     db.execute("UPDATE audit_runs SET state='interrupted' WHERE id=?", (run_id,))
             previous = db.execute(
-                "SELECT id, cutoff FROM audit_runs WHERE state IN ('interrupted', 'stopped') AND mode=?"
-                " AND locations=? AND package=? ORDER BY id DESC LIMIT 1",
+                "SELECT id, cutoff, state FROM audit_runs WHERE state IN ('interrupted', 'stopped')"
+                " AND mode=? AND locations=? AND package=? ORDER BY id DESC LIMIT 1",
                 (mode, scope, package),
             ).fetchone()
             resumed_from = None
             if previous is not None and mode == "full":
                 resumed_from, cutoff = int(previous[0]), float(previous[1])
+            elif previous is not None and previous[2] == "interrupted":
+                resumed_from = int(previous[0])  # a killed scheduled run: its failures are carried
             cursor = db.execute(
                 "INSERT INTO audit_runs (started, started_at, state, mode, cutoff, locations, package, agent,"
                 " resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
@@ -463,6 +468,16 @@ class Ledger:
                 # The older run is now continued by this one: never resume it a second time.
                 db.execute("UPDATE audit_runs SET state='resumed' WHERE id=?", (resumed_from,))
             return int(cursor.lastrowid or 0)
+
+    def resumed_runs(self, run_id: int) -> list[int]:
+        """The ids of the runs that run ``run_id`` continues (each resumed the one before), newest first."""
+        rows = self.db.execute(
+            "WITH RECURSIVE chain(id) AS (SELECT resumed_from FROM audit_runs WHERE id=?"
+            " UNION SELECT r.resumed_from FROM audit_runs r JOIN chain ON r.id = chain.id)"
+            " SELECT id FROM chain WHERE id IS NOT NULL",
+            (run_id,),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def run_cutoff(self, run_id: int) -> float:
         return float(self.db.execute("SELECT cutoff FROM audit_runs WHERE id=?", (run_id,)).fetchone()[0])
