@@ -42,7 +42,15 @@ from .packages import BuildResult, build_aip, build_sip, export_zip
 from .qa import QaResult, check_file, write_qa_report
 from .selection import Selection, select_hoso, write_selection
 from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
-from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
+from .storage import (
+    StorageConfig,
+    StoreResult,
+    init_location,
+    load_storage_config,
+    reindex,
+    replicate,
+    store,
+)
 from .validate import ValidationReport, validate
 
 __all__ = [
@@ -95,6 +103,7 @@ __all__ = [
     "handover",
     "import_catalogue",
     "ingest",
+    "init_location",
     "load_description",
     "load_storage_config",
     "open_executor",
