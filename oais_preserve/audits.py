@@ -157,9 +157,11 @@ class AuditResult:
 
     @property
     def ok(self) -> bool:
+        """True when the run found no problem."""
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report, with an Archivematica-shaped ``archivematica`` member."""
         return {
             "ok": self.ok,
             "run_id": self.run_id,
@@ -631,14 +633,18 @@ def _finish_copies(run: _Run) -> None:
 
 @dataclass
 class RepairResult:
+    """What a repair did: the paths restored and verified, and those left without a good copy."""
+
     repaired: list[str] = field(default_factory=list)  # full paths restored and verified
     unrepairable: list[str] = field(default_factory=list)  # no good copy: left untouched
 
     @property
     def ok(self) -> bool:
+        """True when every damaged file or copy was restored."""
         return not self.unrepairable
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report of the repair."""
         return {"ok": self.ok, "repaired": self.repaired, "unrepairable": self.unrepairable}
 
 

@@ -348,6 +348,7 @@ def archive_problems(scan: ArchiveScan, expected: Mapping[str, tuple[int, str]] 
 def compare_with_ledger(
     found: Mapping[str, tuple[int, str]], expected: Mapping[str, tuple[int, str]]
 ) -> list[Problem]:
+    """Problems of the files ``found`` (bag path -> (bytes, sha256)) against the recorded ones."""
     problems: list[Problem] = []
     for rel, (size, digest) in expected.items():
         actual = found.get(rel)
@@ -773,6 +774,8 @@ def _good_source(
 
 @dataclass(frozen=True)
 class PackageStatus:
+    """A package's copies as (location, state) and whether it is safe (enough verified media)."""
+
     objid: str
     fonds_code: str
     hoso_code: str
