@@ -438,9 +438,12 @@ def store(
 
     The bag is verified first (every digest), copied through a hidden staging sibling while
     hashing, re-read and compared, then renamed into place. Storing a package already held at
-    that location is a no-op; a different package under the same OBJID is refused.
+    that location is a no-op; a different package under the same OBJID is refused, and so is a
+    location that was never initialised (:func:`init_location`) or whose disk is not mounted.
+    An unrecorded copy already in place (a run killed before recording it) is verified and recorded.
     """
     target = config.location(location or next(iter(config.locations)))
+    check_location(target)  # before the (long) verification: an unmounted disk is refused at once
     started = time.monotonic()
     info = inspect_package(Path(source), executor=executor)
     with config.open_ledger() as ledger:
