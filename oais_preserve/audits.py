@@ -665,7 +665,7 @@ def repair(
     repair runs there meanwhile) and first removes temporary files a killed repair left behind.
     """
     result = RepairResult()
-    wanted = sorted(locations or config.locations)
+    wanted = sorted(set(locations or config.locations))
     for name in wanted:
         check_location(config.location(name))  # never repair onto an unmounted disk
     with config.open_ledger() as ledger, _location_locks(config, wanted):
