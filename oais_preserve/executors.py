@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import UserInputError
 
-__all__ = ["open_executor"]
+__all__ = ["executor_or_open", "open_executor"]
 
 
 @contextmanager
@@ -43,6 +43,22 @@ def open_executor(
         return
     with ProcessPoolExecutor(max_workers=count) as pool:
         yield pool
+
+
+@contextmanager
+def executor_or_open(
+    executor: Executor | None, workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor | None]:
+    """The caller's ``executor`` as it is (left open for the caller), or :func:`open_executor`'s.
+
+    For library functions that take both an ``executor`` and ``workers``: an embedding system
+    passes its own pool (or Dask executor) once and keeps it across calls.
+    """
+    if executor is not None:
+        yield executor
+        return
+    with open_executor(workers, scheduler) as opened:
+        yield opened
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Handover to the Ministry (Bộ Nội vụ) per fonds, and its verification on the receiving side.
 
-:func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập, audits every
+:func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập (from bag
+folders, or from the storage ledger: see :mod:`oais_preserve.handover_storage`), audits every
 one first (a damaged AIP stops that fonds' handover, with the reason), and writes one handover
 package per fonds: a BagIt bag declaring ``schemas/handover-bagit-profile.json``, carrying the
 AIPs as TT05 ``.zip`` files (or as bags), the danh mục thống kê (xlsx, csv, json) and the biên
@@ -29,18 +30,18 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
 from .bag import encode_path, human_size, read_bag_info, validate_bag
 from .errors import InvalidPackageError, OaisPreserveError, Problem, UnsafePathError, UserInputError
-from .packages import _executor
+from .executors import executor_or_open
 from .profile import SOFTWARE_NAME, now
 from .schemas import SCHEMA_DIR
-from .staging import _fsync_dir, _locked
+from .staging import exclusive_lock, fsync_dir
 from .statistics import (
     COLUMNS,
     COUNT_KEYS,
@@ -54,6 +55,7 @@ from .statistics import (
     write_statistics_json,
     write_statistics_xlsx,
 )
+from .storage import StorageConfig
 from .validate import ValidationReport, validate
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,9 @@ RECORD_BASE = "data/bien-ban/bien-ban-ban-giao"
 RECORD_SCHEMA = "oais_preserve/bien-ban-ban-giao/1"
 CHUNK = 4 << 20
 BAG_SEAL = "tagmanifest-sha256.txt"
+
+if TYPE_CHECKING:
+    from .handover_storage import StoredAip
 
 Progress = Callable[[str, int, int], None]
 Audit = Callable[[Path], ValidationReport]
@@ -137,6 +142,7 @@ class HandoverResult:
     statistics: FondsStatistics | None
     seconds: float
     skipped: bool = False
+    storage: dict[str, Any] | None = None  # copies read and the minimum in force (from storage)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +154,7 @@ class HandoverResult:
             "statistics": self.statistics.to_dict() if self.statistics else None,
             "seconds": round(self.seconds, 3),
             "skipped": self.skipped,
+            "storage": self.storage,
         }
 
 
@@ -294,6 +301,14 @@ class _TarStream:
         return self._sha.hexdigest()
 
 
+class DamagedCopyError(InvalidPackageError):
+    """A payload file of the AIP being copied differs from its recorded digest."""
+
+    def __init__(self, package: Path, problems: Sequence[Problem]) -> None:
+        super().__init__("AIP hỏng, không bàn giao / damaged AIP refused", problems)
+        self.package = package
+
+
 class _Source:
     """Copies package files into a sink in large chunks, checking each against its manifest digest.
 
@@ -326,14 +341,14 @@ class _Source:
             )
         want = self.expected.get(rel) if self.expected is not None else None
         if self.expected is not None and rel.startswith("data/") and want != fixity.hexdigest():
-            raise InvalidPackageError(
-                "AIP hỏng, không bàn giao / damaged AIP refused",
+            raise DamagedCopyError(
+                self.package,
                 [
                     Problem(
                         f"{self.package.name}: {rel}",
                         "sha256 checksum differs from the AIP's manifest"
                         if want
-                        else "not in the AIP's manifest",
+                        else "not in the AIP's manifest (or the ledger)",
                         f"expected {want}, found {fixity.hexdigest()}" if want else None,
                         "fixity",
                     )
@@ -399,7 +414,7 @@ def handover_name(fonds_code: str, when: date) -> str:
 
 
 def handover(
-    aips: Iterable[Path],
+    aips: Iterable[Path] | StorageConfig,
     out_dir: Path,
     *,
     sender: Party,
@@ -410,13 +425,19 @@ def handover(
     verify_digests: bool = True,
     fonds_records: Mapping[str, FondsRecord] | None = None,
     handover_date: date | None = None,
+    allow_below_minimum: bool = False,
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> list[HandoverResult]:
     """Write one handover package per fonds into ``out_dir``; see the module docstring.
 
-    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores); ``fonds`` limits the fonds
+    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores), or a
+    :class:`~oais_preserve.storage.StorageConfig`: then the storage ledger gives every AIP of each
+    fonds, refuses a fonds whose AIPs lack the configured minimum of verified copies (unless
+    ``allow_below_minimum``, which the handover record states), reads a clean copy of each AIP
+    (falling back to another copy when one is damaged), checks the payload against the digests
+    the ledger recorded, and records the handover in the ledger. ``fonds`` limits the fonds
     handed over (default: every fonds found). ``audit`` runs on each AIP before anything is
     written; every AIP it refuses is listed, with the reasons, in one :class:`InvalidPackageError`.
     With ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest
@@ -432,9 +453,21 @@ def handover(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     when = handover_date or now().date()
+    if isinstance(aips, StorageConfig):
+        with executor_or_open(executor, workers) as pool:
+            return _handover_from_storage(
+                aips,
+                out_dir,
+                fonds,
+                allow_below_minimum,
+                _Options(sender, receiver, package_format, audit, verify_digests, when),
+                fonds_records or {},
+                pool,
+                progress,
+            )
     groups = _gather(aips, fonds)
     results = []
-    with _executor(workers, executor) as pool:
+    with executor_or_open(executor, workers) as pool:
         for code, entries in groups.items():
             results.append(
                 _handover_fonds(
@@ -453,6 +486,120 @@ def handover(
                 )
             )
     return results
+
+
+@dataclass(frozen=True)
+class _Options:
+    sender: Party
+    receiver: Party
+    package_format: str
+    audit: Audit | None
+    verify_digests: bool
+    when: date
+
+
+def _handover_from_storage(
+    config: StorageConfig,
+    out_dir: Path,
+    fonds: Sequence[str] | None,
+    allow_below_minimum: bool,
+    options: _Options,
+    fonds_records: Mapping[str, FondsRecord],
+    pool: Executor | None,
+    progress: Progress | None,
+) -> list[HandoverResult]:
+    from .handover_storage import record_handover, select_stored_aips
+
+    selection = select_stored_aips(config, fonds, allow_below_minimum=allow_below_minimum)
+    results = []
+    for code, aips in selection.fonds.items():
+        while True:
+            entries = _choose_copies(aips, options.audit, pool, progress)
+            by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
+            digests = {path: aip.digests for path, aip in by_path.items()} if options.verify_digests else None
+            try:
+                result = _handover_fonds(
+                    code,
+                    entries,
+                    out_dir,
+                    options.when,
+                    options.sender,
+                    options.receiver,
+                    options.package_format,
+                    None,  # audited above, copy by copy
+                    options.verify_digests,
+                    fonds_records.get(code),
+                    pool,
+                    progress,
+                    storage=selection.note(code),
+                    digests=digests,
+                )
+            except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
+                aip = by_path[exc.package]
+                log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
+                if aip.drop(str(exc.problems[0])) is None:
+                    raise InvalidPackageError(
+                        "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
+                        [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
+                    ) from exc
+                continue
+            break
+        record_handover(
+            config,
+            name=result.path.name.removesuffix(".tar"),
+            fonds_code=code,
+            handover_date=options.when.isoformat(),
+            path=result.path,
+            sha256=result.sha256,
+            size=result.bytes,
+            receiver=options.receiver.organization,
+            aips=aips,
+        )
+        results.append(replace(result, storage=selection.note(code)))
+    return results
+
+
+def _choose_copies(
+    aips: Sequence[StoredAip], audit: Audit | None, pool: Executor | None, progress: Progress | None
+) -> list[tuple[Path, PackageFacts]]:
+    """Audit the chosen copy of every AIP not audited yet; a copy that fails gives way to the
+    package's next one. Returns (bag folder, facts) in the order of ``aips``; raises when an AIP
+    has no good copy left."""
+    pending = [i for i, aip in enumerate(aips) if aip.audited != aip.chosen and aip.copy is not None]
+    done = len(aips) - len(pending)
+    while pending:
+        paths = [aips[i].candidates[aips[i].chosen].path for i in pending]
+        reports: Iterable[ValidationReport | None] = (
+            _audit_each(audit, paths, pool) if audit is not None else [None] * len(paths)
+        )
+        retry = []
+        for index, path, report in zip(pending, paths, reports, strict=True):
+            aip = aips[index]
+            reason = "; ".join(str(p) for p in report.problems[:3]) if report and report.problems else ""
+            if not reason:
+                try:
+                    fact = read_package_facts(path)
+                except OaisPreserveError as exc:
+                    reason = str(exc)
+                else:
+                    if fact.objid == aip.objid:
+                        aip.facts, aip.audited = fact, aip.chosen
+                        done += 1
+                        if progress:
+                            progress("kiểm tra AIP / audit", done, len(aips))
+                        continue
+                    reason = f"holds {fact.objid}, not the package recorded in the ledger"
+            log.warning("%s: not handed over from this copy: %s", path, reason)
+            if aip.drop(reason) is not None:
+                retry.append(index)
+        pending = retry
+    failed = [aip for aip in aips if aip.facts is None or aip.audited != aip.chosen]
+    if failed:
+        raise InvalidPackageError(
+            "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
+            [Problem(aip.objid, "; ".join(aip.rejected), rule="copies") for aip in failed],
+        )
+    return [(aip.candidates[aip.chosen].path, aip.facts) for aip in aips if aip.facts is not None]
 
 
 def _audit_all(
@@ -493,6 +640,9 @@ def _handover_fonds(
     record: FondsRecord | None,
     pool: Executor | None,
     progress: Progress | None,
+    *,
+    storage: Mapping[str, Any] | None = None,
+    digests: Mapping[Path, Mapping[str, str]] | None = None,
 ) -> HandoverResult:
     started = time.monotonic()
     name = handover_name(code, when)
@@ -501,7 +651,7 @@ def _handover_fonds(
     objids = {facts.objid for _path, facts in entries}
     if final.exists() and sha_file.exists():
         return _finished(code, final, sha_file, objids, started)
-    with _locked(out_dir / f".{name}.tar.lock", final):
+    with exclusive_lock(out_dir / f".{name}.tar.lock", final):
         if final.exists() and sha_file.exists():
             return _finished(code, final, sha_file, objids, started)
         if final.exists():  # published, but its digest file was lost: recompute it
@@ -519,8 +669,8 @@ def _handover_fonds(
             with open(partial, "wb") as fh:
                 writer = _BagWriter(fh, name, work, progress)
                 try:
-                    packages = writer.add_packages(entries, package_format, verify_digests)
-                    writer.add_documents(stats, packages, sender, receiver, when, package_format)
+                    packages = writer.add_packages(entries, package_format, verify_digests, digests)
+                    writer.add_documents(stats, packages, sender, receiver, when, package_format, storage)
                     info = _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
                     digest = writer.finish(info)
                 finally:
@@ -530,7 +680,7 @@ def _handover_fonds(
             size = partial.stat().st_size
             _write_sha_file(sha_file, digest, final.name)
             os.rename(partial, final)
-            _fsync_dir(out_dir)
+            fsync_dir(out_dir)
         finally:
             partial.unlink(missing_ok=True)
             shutil.rmtree(work, ignore_errors=True)
@@ -623,11 +773,20 @@ class _BagWriter:
         self.octets += size
 
     def add_packages(
-        self, entries: Sequence[tuple[Path, PackageFacts]], package_format: str, verify: bool
+        self,
+        entries: Sequence[tuple[Path, PackageFacts]],
+        package_format: str,
+        verify: bool,
+        digests: Mapping[Path, Mapping[str, str]] | None = None,
     ) -> list[HandedPackage]:
+        """Add every AIP; with ``verify`` each payload file is checked against ``digests`` of its
+        package (the ledger's record) or, without them, against the AIP's own manifest."""
         handed = []
         for done, (path, facts) in enumerate(entries, start=1):
-            source = _Source(self.tar, path, _manifest_digests(path) if verify else None)
+            expected = None
+            if verify:
+                expected = (digests or {}).get(path) or _manifest_digests(path)
+            source = _Source(self.tar, path, expected)
             if package_format == "zip":
                 rel = f"{PACKAGES_DIR}/{path.name}.zip"
                 size, digest = self._add_zip(path, rel, source)
@@ -698,6 +857,7 @@ class _BagWriter:
         receiver: Party,
         when: date,
         package_format: str,
+        storage: Mapping[str, Any] | None = None,
     ) -> None:
         generated = now().replace(microsecond=0)
         title = "DANH MỤC THỐNG KÊ TÀI LIỆU LƯU TRỮ ĐÃ SỐ HÓA"
@@ -708,7 +868,7 @@ class _BagWriter:
         write_statistics_json([stats], paths["json"], generated=generated)
         for ext, path in paths.items():
             self._add_small(f"{STATISTICS_BASE}.{ext}", path.read_bytes())
-        record = handover_record(stats, packages, sender, receiver, when, package_format, generated)
+        record = handover_record(stats, packages, sender, receiver, when, package_format, generated, storage)
         record_xlsx = self.work / "bien-ban.xlsx"
         write_record_xlsx(record, record_xlsx)
         self._add_small(f"{RECORD_BASE}.xlsx", record_xlsx.read_bytes())
@@ -758,9 +918,14 @@ def handover_record(
     when: date,
     package_format: str,
     generated: datetime,
+    storage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The biên bản bàn giao as data: both parties, the fonds, the counts, every package with its SHA-256."""
-    return {
+    """The biên bản bàn giao as data: both parties, the fonds, the counts, every package with its SHA-256.
+
+    ``storage`` (a handover from the storage ledger) states the minimum of verified copies in
+    force, the copy each AIP was read from, and any AIP handed over below the minimum.
+    """
+    record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "handover_date": when.isoformat(),
         "generated": generated.isoformat(timespec="seconds"),
@@ -772,6 +937,9 @@ def handover_record(
         "packages": [asdict(p) for p in packages],
         "software": f"{SOFTWARE_NAME} {__version__}",
     }
+    if storage is not None:
+        record["storage"] = dict(storage)
+    return record
 
 
 def write_record_xlsx(record: Mapping[str, Any], path: Path) -> None:
@@ -815,6 +983,8 @@ def write_record_xlsx(record: Mapping[str, Any], path: Path) -> None:
         ("Số gói AIP / dung lượng:", f"{counts['packages']} gói / {counts['bytes']} byte"),
         ("Định dạng gói:", "tệp .zip TT05" if record["package_format"] == "zip" else "túi BagIt"),
     ]
+    if "storage" in record:
+        lines.append(("Bản sao bảo hiểm:", _copies_line(record["storage"])))
     for label, value in lines:
         sheet.cell(row=row, column=1, value=label).font = Font(name=FONT, bold=True)
         sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
@@ -862,6 +1032,16 @@ def write_record_xlsx(record: Mapping[str, Any], path: Path) -> None:
         cell.font = Font(name=FONT, bold=True)
         cell.alignment = Alignment(horizontal="center")
     book.save(path)
+
+
+def _copies_line(storage: Mapping[str, Any]) -> str:
+    minimum, below = storage["min_copies"], storage["below_minimum"]
+    if not below:
+        return f"mỗi gói có ít nhất {minimum} bản sao đã kiểm tra trên phương tiện khác nhau"
+    return (
+        f"{len(below)} gói chưa đủ {minimum} bản sao đã kiểm tra, vẫn bàn giao theo quyết định "
+        f"của bên giao: {', '.join(entry['objid'] for entry in below)}"
+    )
 
 
 # --- the receiving side ---------------------------------------------------------------------------
@@ -1000,7 +1180,7 @@ def verify_handover(
                 "tar-digest",
             )
         if root is not None:
-            with _executor(workers, executor) as pool:
+            with executor_or_open(executor, workers) as pool:
                 _verify_bag(root, tar_path, receipt, audit, pool)
     return receipt
 

@@ -26,6 +26,8 @@ __all__ = [
     "CopyRow",
     "DueFile",
     "FileRow",
+    "HandedOverPackage",
+    "HandoverRow",
     "Ledger",
     "PackageRow",
 ]
@@ -113,6 +115,32 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_at ON events(at);
     """,
+    # 2: handovers to the Ministry, so that the yearly report can count what was handed over.
+    """
+    CREATE TABLE handovers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,       -- BGNV_<mã phông>_<YYYYMMDD>: the tar's and the bag's name
+        fonds_code TEXT NOT NULL,
+        handover_date TEXT NOT NULL,     -- YYYY-MM-DD, the date on the biên bản bàn giao
+        recorded TEXT NOT NULL,
+        path TEXT NOT NULL,              -- where the tar was written
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        receiver TEXT NOT NULL,
+        min_copies INTEGER NOT NULL,     -- the storage minimum in force
+        below_minimum INTEGER NOT NULL DEFAULT 0  -- AIPs handed over with fewer verified copies
+    );
+    CREATE INDEX handovers_date ON handovers(handover_date);
+    CREATE TABLE handover_packages (
+        handover_id INTEGER NOT NULL REFERENCES handovers(id) ON DELETE CASCADE,
+        package_id INTEGER REFERENCES packages(id) ON DELETE SET NULL,
+        objid TEXT NOT NULL,
+        hoso_code TEXT NOT NULL,
+        location TEXT NOT NULL,          -- the copy that was read
+        verified_copies INTEGER NOT NULL,
+        PRIMARY KEY (handover_id, objid)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -180,6 +208,33 @@ class AuditRunSummary:
     files_checked: int
     bytes_checked: int
     failures: int
+
+
+@dataclass(frozen=True)
+class HandedOverPackage:
+    """One AIP of a recorded handover, and the copy it was read from."""
+
+    objid: str
+    hoso_code: str
+    location: str
+    verified_copies: int
+
+
+@dataclass(frozen=True)
+class HandoverRow:
+    """One handover tar recorded in the ledger."""
+
+    id: int
+    name: str
+    fonds_code: str
+    handover_date: str
+    recorded: str
+    path: str
+    sha256: str
+    bytes: int
+    receiver: str
+    min_copies: int
+    below_minimum: int
 
 
 class Ledger:
@@ -366,6 +421,23 @@ class Ledger:
             "SELECT COUNT(*) FROM copies WHERE package_id=? AND state='ok'", (package_id,)
         ).fetchone()
         return int(row[0])
+
+    def packages_in_fonds(self, fonds_code: str) -> list[PackageRow]:
+        """Every package of fonds ``fonds_code``, however many copies it has."""
+        rows = self.db.execute(
+            f"SELECT {_PACKAGE_COLUMNS} FROM packages WHERE fonds_code=? ORDER BY objid", (fonds_code,)
+        ).fetchall()
+        return [PackageRow(*row) for row in rows]
+
+    def clean_copies(self, package_id: int) -> list[CopyRow]:
+        """Copies of a package whose state is 'ok' and whose every file passed its last check."""
+        rows = self.db.execute(
+            f"SELECT {_COPY_COLUMNS} FROM copies c WHERE c.package_id=? AND c.state='ok'"
+            " AND NOT EXISTS (SELECT 1 FROM copy_files cf WHERE cf.copy_id=c.id AND cf.outcome!='ok')"
+            " ORDER BY c.id",
+            (package_id,),
+        ).fetchall()
+        return [CopyRow(*row) for row in rows]
 
     def packages_of_fonds(self, fonds_code: str, min_copies: int = 2) -> list[PackageRow]:
         """Packages of fonds ``fonds_code`` with at least ``min_copies`` verified, undamaged copies."""
@@ -582,6 +654,67 @@ class Ledger:
             cursor = db.execute("DELETE FROM checks WHERE outcome='ok' AND checked_at < ?", (before,))
             return cursor.rowcount
 
+    # ------------------------------------------------------------------ handovers
+
+    def record_handover(
+        self,
+        *,
+        name: str,
+        fonds_code: str,
+        handover_date: str,
+        path: str,
+        sha256: str,
+        size: int,
+        receiver: str,
+        min_copies: int,
+        packages: Sequence[HandedOverPackage],
+        recorded: str,
+    ) -> int:
+        """Record a handover tar and its AIPs; recording the same tar again changes nothing.
+
+        A tar of the same name with another digest (the old one was removed and the handover
+        redone) replaces the earlier row and its package list.
+        """
+        below = sum(1 for p in packages if p.verified_copies < min_copies)
+        with self.write() as db:
+            known = db.execute("SELECT id, sha256 FROM handovers WHERE name=?", (name,)).fetchone()
+            if known is not None and known[1] == sha256:
+                return int(known[0])
+            if known is not None:
+                db.execute("DELETE FROM handovers WHERE id=?", (known[0],))
+            cursor = db.execute(
+                "INSERT INTO handovers (name, fonds_code, handover_date, recorded, path, sha256, bytes,"
+                " receiver, min_copies, below_minimum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, fonds_code, handover_date, recorded, path, sha256, size, receiver, min_copies, below),
+            )
+            handover_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO handover_packages (handover_id, package_id, objid, hoso_code, location,"
+                " verified_copies) VALUES (?, (SELECT id FROM packages WHERE objid=?), ?, ?, ?, ?)",
+                (
+                    (handover_id, p.objid, p.objid, p.hoso_code, p.location, p.verified_copies)
+                    for p in packages
+                ),
+            )
+            return handover_id
+
+    def handovers(self, year: int | None = None) -> list[HandoverRow]:
+        """Recorded handovers, oldest first; ``year`` keeps those dated in that year."""
+        query = f"SELECT {_HANDOVER_COLUMNS} FROM handovers"
+        args: tuple[object, ...] = ()
+        if year is not None:
+            query += " WHERE substr(handover_date, 1, 4)=?"
+            args = (f"{year:04d}",)
+        return [HandoverRow(*row) for row in self.db.execute(query + " ORDER BY handover_date, id", args)]
+
+    def handed_over_packages(self, handover_id: int) -> list[HandedOverPackage]:
+        rows = self.db.execute(
+            "SELECT objid, hoso_code, location, verified_copies FROM handover_packages"
+            " WHERE handover_id=? ORDER BY objid",
+            (handover_id,),
+        ).fetchall()
+        return [HandedOverPackage(*row) for row in rows]
+
     # ------------------------------------------------------------------ backup log
 
     def log_event(
@@ -621,4 +754,7 @@ class Ledger:
 
 _PACKAGE_COLUMNS = "id, objid, name, fonds_code, hoso_code, created, payload_bytes, payload_files"
 _COPY_COLUMNS = "id, package_id, location, relpath, form, verified, state"
+_HANDOVER_COLUMNS = (
+    "id, name, fonds_code, handover_date, recorded, path, sha256, bytes, receiver, min_copies, below_minimum"
+)
 _RUN_COLUMNS = "id, started, finished, state, mode, locations, files_checked, bytes_checked, failures"

@@ -11,6 +11,7 @@ import fcntl
 import logging
 import mimetypes
 import os
+import re
 import stat
 import time
 import unicodedata
@@ -173,10 +174,16 @@ def _as_hoso(description: Path | HoSo | Mapping[str, Any], kind: PackageKind) ->
 # --- planning -----------------------------------------------------------------------------------
 
 
+# Characters that would end or escape the path of a URI (and controls): METS hrefs are plain
+# relative paths, read as such by the E-ARK validator, so these become "_" in the package's name.
+# The producer's name stays in PREMIS originalName.
+_URI_UNSAFE = re.compile(r"[%#?\x00-\x1f\x7f]")
+
+
 def target_rel(rel: str) -> str:
     """Where a described file goes: ``representations/rep1/data/<NFC base name>``."""
     name = PurePosixPath(rel.replace("\\", "/")).name
-    return f"{REP_DIR}/data/{unicodedata.normalize('NFC', name)}"
+    return f"{REP_DIR}/data/{_URI_UNSAFE.sub('_', unicodedata.normalize('NFC', name))}"
 
 
 @dataclass

@@ -15,7 +15,7 @@ import random
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +86,7 @@ DOC_HEADERS = (
     "Chế độ sử dụng",
     "Đường dẫn tệp",
 )
+DIGITIZED_HEADER = "Ngày số hóa"  # optional (``digitized=``): the PREMIS digitization event's date
 FONDS_HEADERS = ("Mã cơ quan lưu trữ", "Mã phông", "Tên phông", "Tên cơ quan lưu trữ")
 
 HOSO_SHEET = "Hồ sơ"
@@ -257,16 +258,25 @@ def generate_catalogue(
     layout: Literal["sheets", "single"] = "sheets",
     seed: int = 0,
     scans: Path | str | None = None,
+    digitized: date | None = None,
 ) -> CatalogueSample:
     """Write a catalogue workbook (and, with ``scans``, one PDF/A per document there).
 
     ``problems`` plants that many errors, spread over distinct hồ sơ (needs ``hoso_count`` >= it),
     cycling through the kinds in ``_PLANTS``; ``CatalogueSample.planted`` says where each one is.
+    ``digitized`` adds a "Ngày số hóa" column (the scanning log's date) with that day for every hồ sơ.
     """
     from openpyxl import Workbook
 
     rng = random.Random(seed)
     plans = [_hoso_plan(i, docs_per_hoso, rng) for i in range(hoso_count)]
+    hoso_headers: tuple[str, ...] = HOSO_HEADERS
+    single_hoso: dict[str, str] = _SINGLE_HOSO
+    if digitized is not None:
+        hoso_headers = (*HOSO_HEADERS, DIGITIZED_HEADER)
+        single_hoso = {**_SINGLE_HOSO, DIGITIZED_HEADER: DIGITIZED_HEADER}
+        for plan in plans:
+            plan.values[DIGITIZED_HEADER] = digitized.strftime("%d/%m/%Y")
     if problems > hoso_count:
         raise ValueError("problems must not exceed hoso_count (one planted error per hồ sơ)")
     step = max(1, hoso_count // max(problems, 1))
@@ -293,13 +303,13 @@ def generate_catalogue(
             fonds_sheet.append([ARCHIVE_CODE, code, name, ORGANIZATION])
         hoso_sheet = workbook.create_sheet(HOSO_SHEET)
         _title(hoso_sheet, "DANH MỤC HỒ SƠ LỰA CHỌN SỐ HÓA")
-        hoso_sheet.append(list(HOSO_HEADERS))
-        hoso_sheet.append([f"({i})" for i in range(1, len(HOSO_HEADERS) + 1)])
+        hoso_sheet.append(list(hoso_headers))
+        hoso_sheet.append([f"({i})" for i in range(1, len(hoso_headers) + 1)])
         row_of_hoso: dict[int, int] = {}
         row = _TITLE_ROWS + 2
         for index, plan in enumerate([*plans, *extra_hoso]):
             row += 1
-            hoso_sheet.append([plan.values.get(h) for h in HOSO_HEADERS])
+            hoso_sheet.append([plan.values.get(h) for h in hoso_headers])
             row_of_hoso[index] = row
         doc_sheet = workbook.create_sheet(DOC_SHEET)
         _title(doc_sheet, "MỤC LỤC VĂN BẢN")
@@ -334,7 +344,7 @@ def generate_catalogue(
                 planted.append(Planted(HOSO_SHEET, row_of_hoso[index], column, kind))
     else:
         sheet = workbook.create_sheet(SINGLE_SHEET)
-        headers = [*_SINGLE_HOSO, *[h for h in DOC_HEADERS if h != "Mã hồ sơ"]]
+        headers = [*single_hoso, *[h for h in DOC_HEADERS if h != "Mã hồ sơ"]]
         _title(sheet, "MỤC LỤC HỒ SƠ, TÀI LIỆU")
         sheet.append(headers)
         row = _TITLE_ROWS + 1
@@ -342,10 +352,10 @@ def generate_catalogue(
             for doc in plan.docs:
                 row += 1
                 documents += 1
-                values = {**{_SINGLE_HOSO[h]: plan.values.get(h) for h in _SINGLE_HOSO}, **doc.values}
+                values = {**{single_hoso[h]: plan.values.get(h) for h in single_hoso}, **doc.values}
                 sheet.append(
                     [
-                        values.get(h) if h not in _SINGLE_HOSO else plan.values.get(_SINGLE_HOSO[h])
+                        values.get(h) if h not in single_hoso else plan.values.get(single_hoso[h])
                         for h in headers
                     ]
                 )

@@ -447,25 +447,31 @@ def write_selection(selection: Selection, dest: Path | str, *, lang: str = "vi")
     return xlsx, csv_path
 
 
-def read_selection_codes(path: Path | str) -> list[str]:
-    """The hồ sơ codes of a selection list written by :func:`write_selection` (``.csv`` or ``.xlsx``),
-    or of any one-column list of codes."""
-    path = Path(path)
+def _table_rows(path: Path) -> list[list[str]]:
+    """The cells of a ``.csv`` or of the first sheet of an ``.xlsx``, as text."""
     if not path.is_file():
         raise UserInputError(f"{path}: không tìm thấy danh mục lựa chọn (selection list not found)")
-    rows: list[list[str]] = []
     if path.suffix.casefold() == ".xlsx":
         from openpyxl import load_workbook
 
         workbook = load_workbook(path, read_only=True, data_only=True)
         try:
             sheet = workbook.worksheets[0]
-            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         finally:
             workbook.close()
-    else:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _is_total(row: Sequence[str]) -> bool:
+    return bool(row) and (row[0] or "").startswith(("Cộng", "Tổng", "Fonds total", "Total"))
+
+
+def read_selection_codes(path: Path | str) -> list[str]:
+    """The hồ sơ codes of a selection list written by :func:`write_selection` (``.csv`` or ``.xlsx``),
+    or of any one-column list of codes."""
+    rows = _table_rows(Path(path))
     column = 0
     for number, row in enumerate(rows):
         keys = [header_key(cell) for cell in row]
@@ -479,10 +485,40 @@ def read_selection_codes(path: Path | str) -> list[str]:
         break
     codes = []
     for row in rows:
-        if (
-            column < len(row)
-            and row[column].strip()
-            and not (row[0] or "").startswith(("Cộng", "Tổng", "Fonds total", "Total"))
-        ):
+        if column < len(row) and row[column].strip() and not _is_total(row):
             codes.append(row[column].strip())
     return codes
+
+
+def read_selection_entries(path: Path | str) -> list[tuple[str, str]]:
+    """(mã phông, mã hồ sơ) of every hồ sơ on a selection list written by :func:`write_selection`.
+
+    The list must have its "Mã phông" and "Mã hồ sơ" columns (or the English ones); the fonds
+    header and total rows are skipped.
+    """
+    path = Path(path)
+    rows = _table_rows(path)
+    header = _entry_columns(rows)
+    if header is None:
+        raise UserInputError(
+            f"{path}: không phải danh mục lựa chọn / not a selection list "
+            "(no 'Mã phông' and 'Mã hồ sơ' columns)"
+        )
+    start, fonds, code = header
+    entries = []
+    for row in rows[start + 1 :]:
+        if _is_total(row) or max(fonds, code) >= len(row) or not row[code].strip():
+            continue
+        entries.append((row[fonds].strip(), row[code].strip()))
+    return entries
+
+
+def _entry_columns(rows: Sequence[Sequence[str]]) -> tuple[int, int, int] | None:
+    """(header row, fonds column, hồ sơ column) of a selection list."""
+    for number, row in enumerate(rows):
+        keys = [header_key(cell) for cell in row]
+        fonds = next((keys.index(k) for k in ("ma phong", "fonds code") if k in keys), None)
+        code = next((keys.index(k) for k in ("ma ho so", "file code") if k in keys), None)
+        if fonds is not None and code is not None:
+            return number, fonds, code
+    return None

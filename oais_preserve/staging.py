@@ -31,7 +31,7 @@ def staged_output(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     lock_path = final.with_name(f".{final.name}.lock")
-    with _locked(lock_path, final):
+    with exclusive_lock(lock_path, final):
         stage = partial_path(final)
         remove_leftover(stage)  # left by an interrupted run, and we hold the lock
         stage.mkdir()
@@ -51,8 +51,11 @@ def remove_leftover(path: Path) -> None:
 
 
 @contextmanager
-def _locked(lock_path: Path, final: Path) -> Iterator[None]:
+def exclusive_lock(lock_path: Path, final: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path``; the file is removed by its holder on the way out.
+
+    A second process asking for the same lock is refused at once (:class:`UserInputError`
+    naming ``final``), not queued: two writers of one output is a user mistake.
 
     A process that opened the file just before it was removed would lock an orphan, so after
     locking we check that the file we hold is still the one at ``lock_path``, and retry if not.
@@ -87,10 +90,11 @@ def publish(stage: Path, final: Path) -> None:
     if final.exists():
         raise UserInputError(f"{final}: already exists")
     os.rename(stage, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable (the folder entry reaches the disk)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

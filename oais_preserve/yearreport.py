@@ -1,13 +1,15 @@
 """The yearly progress report (báo cáo hằng năm, due before 15 December), per fonds.
 
 Figures come from what exists: the AIPs in the stores (digitized in the year = the PREMIS
-digitization event; packaged in the year = the METS creation date) and the handover tars
-(the biên bản bàn giao inside each). Figures this module cannot know by itself, such as the hồ sơ
-selected (the catalogue), the copies held and the audits done (the storage ledger), come from
-pluggable collectors; without one, the column says "chưa có dữ liệu" (no data yet), never 0.
+digitization event; packaged in the year = the METS creation date), the handover tars (the biên
+bản bàn giao inside each) and, given a storage configuration, the storage ledger: packages stored,
+copies held, audits done, problems found and repaired, and the handovers recorded there (a
+handover found both as a tar and in the ledger counts once). Figures with no source, such as the
+hồ sơ selected until a selection list is given, say "chưa có dữ liệu" (no data yet), never 0.
 
 A collector is any callable ``collector(year) -> {fonds_code: {column: number}}`` for the
-columns of :data:`COLLECTED`.
+columns of :data:`COLLECTED`; :func:`ledger_collector` is the storage ledger's,
+:func:`selection_collector` the selection lists'.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserInputError
+from .ledger import Ledger
 from .profile import now
 from .statistics import UNKNOWN, PackageFacts, read_package_facts
+from .storage import StorageConfig, copy_path
 
 Collector = Callable[[int], Mapping[str, Mapping[str, int]]]
 
-#: Columns filled by collectors (catalogue: issue 3; storage ledger and audits: issue 5).
+#: Columns filled by collectors (the catalogue's selection list; the storage ledger).
 COLLECTED: tuple[tuple[str, str], ...] = (
     ("selected", "Hồ sơ đã lựa chọn"),
+    ("stored", "Gói đưa vào kho trong năm"),
     ("copies_held", "Số bản sao đang lưu giữ"),
     ("audits", "Số lần kiểm tra"),
     ("problems_found", "Lỗi phát hiện"),
@@ -64,6 +69,7 @@ class FondsYear:
     hoso_total: int = 0
     pages_total: int = 0
     selected: int | None = None
+    stored: int | None = None
     copies_held: int | None = None
     audits: int | None = None
     problems_found: int | None = None
@@ -140,17 +146,124 @@ def find_handovers(folders: Iterable[Path]) -> list[Path]:
     return found
 
 
+#: The columns the storage ledger fills (:func:`ledger_collector`).
+LEDGER_COLUMNS = ("stored", "copies_held", "audits", "problems_found", "problems_repaired")
+
+
+def ledger_figures(ledger: Ledger, year: int) -> dict[str, dict[str, int]]:
+    """Per fonds, the storage ledger's figures for ``year`` (every fonds of the ledger, zeros kept).
+
+    - stored: packages first put into storage (``store``, or found by ``reindex``) in the year;
+    - copies_held: undamaged copies now held that were written by the end of the year;
+    - audits: audit runs started in the year that checked at least one file of the fonds;
+    - problems_found: distinct faulty files (per copy) found by those runs;
+    - problems_repaired: successful repairs in the year (a file, or a serialized copy restored whole).
+
+    Audit figures come from the per-file checks; ``prune_checks`` forgets old successful checks
+    (never failures), so prune only records older than any year still to be reported.
+    """
+    key = f"{year:04d}"
+    figures: dict[str, dict[str, int]] = {
+        str(code): dict.fromkeys(LEDGER_COLUMNS, 0)
+        for (code,) in ledger.db.execute("SELECT DISTINCT fonds_code FROM packages")
+    }
+    queries = {
+        "stored": "SELECT p.fonds_code, COUNT(*) FROM packages p JOIN (SELECT package_id, MIN(at) AS first"
+        " FROM events WHERE kind IN ('store', 'reindex') AND outcome='success' GROUP BY package_id) s"
+        " ON s.package_id = p.id WHERE substr(s.first, 1, 4)=? GROUP BY p.fonds_code",
+        "copies_held": "SELECT p.fonds_code, COUNT(*) FROM copies c JOIN packages p ON p.id = c.package_id"
+        " WHERE c.state='ok' AND substr(c.verified, 1, 4) <= ? GROUP BY p.fonds_code",
+        "audits": "SELECT p.fonds_code, COUNT(DISTINCT ch.run_id) FROM checks ch"
+        " JOIN audit_runs r ON r.id = ch.run_id JOIN copies c ON c.id = ch.copy_id"
+        " JOIN packages p ON p.id = c.package_id WHERE substr(r.started, 1, 4)=? GROUP BY p.fonds_code",
+        "problems_found": "SELECT p.fonds_code, COUNT(DISTINCT ch.copy_id || '/' || ch.path) FROM checks ch"
+        " JOIN audit_runs r ON r.id = ch.run_id JOIN copies c ON c.id = ch.copy_id"
+        " JOIN packages p ON p.id = c.package_id WHERE ch.outcome != 'ok' AND substr(r.started, 1, 4)=?"
+        " GROUP BY p.fonds_code",
+        "problems_repaired": "SELECT p.fonds_code, COUNT(*) FROM events e JOIN packages p"
+        " ON p.id = e.package_id WHERE e.kind='repair' AND e.outcome='success' AND substr(e.at, 1, 4)=?"
+        " GROUP BY p.fonds_code",
+    }
+    for column, query in queries.items():
+        for code, count in ledger.db.execute(query, (key,)):
+            figures.setdefault(str(code), dict.fromkeys(LEDGER_COLUMNS, 0))[column] = int(count)
+    return figures
+
+
+def ledger_collector(config: StorageConfig) -> Collector:
+    """A collector reading the storage ledger of ``config`` (see :func:`ledger_figures`)."""
+
+    def collect(year: int) -> Mapping[str, Mapping[str, int]]:
+        with config.open_ledger() as ledger:
+            return ledger_figures(ledger, year)
+
+    return collect
+
+
+def selection_collector(lists: Iterable[Path]) -> Collector:
+    """A collector counting, per fonds, the distinct hồ sơ on the selection lists (danh mục hồ sơ
+    lựa chọn số hóa, written by :func:`oais_preserve.selection.write_selection`, ``.xlsx`` or
+    ``.csv``).
+
+    The lists carry no date: the figure is every hồ sơ selected so far, whatever the year. A fonds
+    on no list keeps "chưa có dữ liệu". The lists are read when the collector is made, so a
+    missing or malformed list is reported before any work.
+    """
+    from .selection import read_selection_entries
+
+    codes: dict[str, set[str]] = {}
+    for path in lists:
+        for fonds, code in read_selection_entries(path):
+            codes.setdefault(fonds, set()).add(code)
+    figures = {fonds: {"selected": len(found)} for fonds, found in codes.items()}
+
+    def collect(_year: int) -> Mapping[str, Mapping[str, int]]:
+        return figures
+
+    return collect
+
+
+def stored_aips(config: StorageConfig) -> list[Path]:
+    """One undamaged bag-folder copy of every package in the storage ledger (the facts reader
+    reads folders; a serialized copy holds the bag, not the bare TT05 package)."""
+    found = []
+    with config.open_ledger() as ledger:
+        for package in ledger.packages():
+            usable = [
+                copy
+                for copy in ledger.clean_copies(package.id)
+                if copy.location in config.locations and copy.form == "dir"
+            ]
+            if not usable:
+                raise UserInputError(
+                    f"{package.objid}: no undamaged bag-folder copy to read (run audit and repair, "
+                    "or give the AIPs with --store)"
+                )
+            found.append(copy_path(config, usable[0]))
+    return found
+
+
 def yearly_report(
     year: int,
-    aips: Iterable[Path],
+    aips: Iterable[Path] | None = None,
     *,
     handovers: Iterable[Path] = (),
     collectors: Sequence[Collector] = (),
+    storage: StorageConfig | None = None,
     organization: str = "",
 ) -> YearReport:
-    """Compute the report of ``year`` from the AIPs, the handover tars and the collectors."""
+    """Compute the report of ``year`` from the AIPs, the handover tars, the collectors and storage.
+
+    With ``storage``, the ledger fills :data:`LEDGER_COLUMNS` (a real 0 for a fonds it holds
+    nothing of), its recorded handovers are counted (once, even when the tar is also given), and
+    ``aips`` defaults to one copy of every package in the ledger.
+    """
     if not 1900 <= year <= 9999:
         raise UserInputError(f"{year}: not a plausible year")
+    if aips is None:
+        if storage is None:
+            raise UserInputError("give the AIPs or a storage configuration")
+        aips = stored_aips(storage)
     facts: list[PackageFacts] = []
     seen: set[str] = set()
     for path in aips:
@@ -178,6 +291,7 @@ def yearly_report(
             row.packaged += 1
             row.bytes += fact.bytes
     report = YearReport(year, now().replace(microsecond=0), organization)
+    counted: set[str] = set()
     for tar in handovers:
         record = read_handover_record(Path(tar))
         when = date.fromisoformat(record["handover_date"])
@@ -187,9 +301,13 @@ def yearly_report(
         row = rows.setdefault(code, FondsYear(code, record["fonds"]["name"]))
         handed = {p["arc_file_code"] for p in record["packages"]}
         row.handed_over += len(handed)
+        counted.add(Path(tar).name.removesuffix(".tar"))
         report.handovers.append(
             {"name": Path(tar).name, "fonds_code": code, "date": when.isoformat(), "hoso": len(handed)}
         )
+    if storage is not None:
+        _ledger_handovers(storage, year, rows, counted, report)
+        collectors = [*collectors, ledger_collector(storage)]
     for collector in collectors:
         for code, figures in collector(year).items():
             row = rows.setdefault(code, FondsYear(code, ""))
@@ -198,8 +316,35 @@ def yearly_report(
                     raise UserInputError(f"collector gave an unknown column {key!r}")
                 current = getattr(row, key)
                 setattr(row, key, value if current is None else current + value)
+    if storage is not None:  # the ledger was asked: a fonds it holds nothing of has a real 0
+        for row in rows.values():
+            for key in LEDGER_COLUMNS:
+                if getattr(row, key) is None:
+                    setattr(row, key, 0)
     report.rows = [rows[code] for code in sorted(rows)]
     return report
+
+
+def _ledger_handovers(
+    storage: StorageConfig, year: int, rows: dict[str, FondsYear], counted: set[str], report: YearReport
+) -> None:
+    """Handovers recorded in the ledger in ``year`` that were not already counted from their tar."""
+    with storage.open_ledger() as ledger:
+        for handover in ledger.handovers(year):
+            if handover.name in counted:
+                continue
+            counted.add(handover.name)
+            hoso = {p.hoso_code or p.objid for p in ledger.handed_over_packages(handover.id)}
+            row = rows.setdefault(handover.fonds_code, FondsYear(handover.fonds_code, ""))
+            row.handed_over += len(hoso)
+            report.handovers.append(
+                {
+                    "name": f"{handover.name}.tar",
+                    "fonds_code": handover.fonds_code,
+                    "date": handover.handover_date,
+                    "hoso": len(hoso),
+                }
+            )
 
 
 # --- rendering ------------------------------------------------------------------------------------

@@ -257,12 +257,14 @@ def test_markup_characters_in_names_and_titles_are_escaped(
     source = tmp_path / "src"
     source.mkdir()
     odd = 'Tờ trình & "báo cáo" <1>.pdf'
+    uri_odd = "Tờ trình #5 (100%)?.pdf"  # would end or escape a URI path: "_" in the package
     first = data["documents"][0]
     (source / odd).write_bytes((scans / first["files"][0]).read_bytes())
+    (source / uri_odd).write_bytes((scans / first["files"][0]).read_bytes())
     for doc in data["documents"][1:]:
         for name in doc["files"]:
             (source / name).write_bytes((scans / name).read_bytes())
-    first["files"] = [odd]
+    first["files"] = [odd, uri_odd]
     data["hoso"]["title"] = 'Hồ sơ <nháp> & "bản chính"'
     bag = build_aip(data, source, tmp_path / "out", workers=1).path
     assert validate(bag).valid
@@ -271,9 +273,13 @@ def test_markup_characters_in_names_and_titles_are_escaped(
     assert mets_xsd.validate(rep_mets)
     hrefs = [loc.get("{http://www.w3.org/1999/xlink}href") for loc in rep_mets.iter("{*}FLocat")]
     assert f"data/{odd}" in hrefs
+    assert "data/Tờ trình _5 (100_)_.pdf" in hrefs and not any("%" in h or "#" in h for h in hrefs)
+    assert (bag / "data/representations/rep1/data/Tờ trình _5 (100_)_.pdf").is_file()
+    checked = run_eark_validator(bag / "data")
+    assert checked.returncode == 0 and "VALID" in checked.stdout, checked.stdout + checked.stderr
     premis = etree.parse(str(bag / "data/representations/rep1/metadata/preservation/PREMIS_rep1.xml"))
     assert premis_xsd.validate(premis)
-    assert odd in premis.xpath("//p:originalName/text()", namespaces=PREMIS_NS)
+    assert {odd, uri_odd} <= set(premis.xpath("//p:originalName/text()", namespaces=PREMIS_NS))
     root_mets = etree.parse(str(bag / "data/METS.xml")).getroot()
     assert root_mets.get("LABEL") == data["hoso"]["title"]
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from ..errors import UserInputError
 from ._common import (
     EXIT_INVALID,
     Progress,
@@ -16,20 +19,37 @@ from ._common import (
     json_option,
     main,
     problem_lines,
+    scheduler_option,
     workers_option,
+)
+
+storage_option = click.option(
+    "--storage",
+    "storage_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="OAIS_STORAGE_CONFIG",
+    help="Storage configuration (TOML, as --config of `store` and `audit`; also OAIS_STORAGE_CONFIG): "
+    "the storage ledger lists the AIPs.",
 )
 
 
 @main.command("handover")
 @click.argument("fonds", nargs=-1, required=True)
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@storage_option
+@click.option(
+    "--allow-below-minimum",
+    is_flag=True,
+    help="With --storage: hand over AIPs with fewer verified copies than the configured minimum "
+    "(stated in the handover record and the ledger).",
+)
 @click.option(
     "--store",
     "stores",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder holding AIP bags (repeatable); every bag under it is considered.",
+    help="A folder holding AIP bags (repeatable), for AIPs kept without a storage ledger.",
 )
 @click.option("--sender", required=True, help="Bên giao: the archive handing over.")
 @click.option("--sender-name", default="", help="Representative of the sender (signs the record).")
@@ -54,10 +74,13 @@ from ._common import (
 )
 @click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), help="Handover date (default: today).")
 @workers_option
+@scheduler_option
 @json_option
 def handover_command(
     fonds: tuple[str, ...],
     out: Path,
+    storage_path: Path | None,
+    allow_below_minimum: bool,
     stores: tuple[Path, ...],
     sender: str,
     sender_name: str,
@@ -69,30 +92,47 @@ def handover_command(
     fonds_records: tuple[Path, ...],
     when: datetime | None,
     workers: int | None,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
-    """Hand over every AIP of each FONDS (mã phông / công trình / sưu tập) found in the stores.
+    """Hand over every AIP of each FONDS (mã phông / công trình / sưu tập).
 
-    Each AIP is audited first; one tar per fonds is written into OUT, with NAME.tar.sha256 beside it.
+    The AIPs come from the storage ledger (--storage: a clean copy of each, every AIP with the
+    configured minimum of verified copies) or from bag folders (--store). Each AIP is audited
+    first; one tar per fonds is written into OUT, with NAME.tar.sha256 beside it.
     """
+    from ..executors import open_executor
     from ..handover import Party, find_aips, handover
     from ..statistics import load_fonds_record
+    from ..storage import StorageConfig, load_storage_config
 
     progress = Progress(enabled=not as_json and sys.stderr.isatty())
     with handle_errors(as_json):
+        source_of = click.get_current_context().get_parameter_source("storage_path")
+        if stores and source_of is ParameterSource.ENVIRONMENT:
+            storage_path = None  # an explicit --store wins over the environment
+        if (storage_path is None) == (not stores):
+            raise UserInputError("give either --storage CONFIG.toml or --store FOLDER (not both)")
+        if allow_below_minimum and storage_path is None:
+            raise UserInputError("--allow-below-minimum needs --storage")
         records = dict(load_fonds_record(path) for path in fonds_records)
-        results = handover(
-            find_aips(stores),
-            out,
-            sender=Party(sender, sender_name, sender_position),
-            receiver=Party(receiver, receiver_name, receiver_position),
-            fonds=list(fonds),
-            package_format=package_format,
-            fonds_records=records,
-            handover_date=when.date() if when else None,
-            workers=workers,
-            progress=progress,
+        source: StorageConfig | Iterable[Path] = (
+            load_storage_config(storage_path) if storage_path is not None else find_aips(stores)
         )
+        with open_executor(workers, scheduler) as executor:
+            results = handover(
+                source,
+                out,
+                sender=Party(sender, sender_name, sender_position),
+                receiver=Party(receiver, receiver_name, receiver_position),
+                fonds=list(fonds),
+                package_format=package_format,
+                fonds_records=records,
+                handover_date=when.date() if when else None,
+                allow_below_minimum=allow_below_minimum,
+                executor=executor,
+                progress=progress,
+            )
         progress.close()
 
     def human() -> None:
@@ -100,6 +140,13 @@ def handover_command(
             state = "đã có sẵn / already written" if result.skipped else "đã bàn giao / written"
             count = f"{len(result.packages)} AIP, " if not result.skipped else ""
             click.echo(f"{state}: {result.path} ({count}{result.bytes} bytes)\n  SHA-256 {result.sha256}")
+            storage = result.storage or {}
+            below = storage.get("below_minimum") or []
+            if below:
+                click.echo(
+                    f"  CHÚ Ý / NOTE: {len(below)} AIP below {storage['min_copies']} verified copies "
+                    "(stated in the handover record)"
+                )
 
     emit(as_json, {"ok": True, "handovers": [r.to_dict() for r in results]}, human)
 
@@ -152,13 +199,13 @@ def verify_handover_command(
 
 @main.command("report")
 @click.option("--year", type=click.IntRange(1900, 9999), required=True, help="The reporting year.")
+@storage_option
 @click.option(
     "--store",
     "stores",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder holding AIP bags (repeatable).",
+    help="A folder holding AIP bags (repeatable); default with --storage: the AIPs in the ledger.",
 )
 @click.option(
     "--handovers",
@@ -167,26 +214,44 @@ def verify_handover_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder holding handover tars (repeatable).",
 )
+@click.option(
+    "--selection",
+    "selection_lists",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A selection list written by `select` (.xlsx or .csv; repeatable): fills 'Hồ sơ đã lựa chọn'.",
+)
 @click.option("--organization", default="", help="Name of the reporting archive (default: from the AIPs).")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def report_command(
     year: int,
+    storage_path: Path | None,
     stores: tuple[Path, ...],
     handover_dirs: tuple[Path, ...],
+    selection_lists: tuple[Path, ...],
     organization: str,
     out: Path,
     as_json: bool,
 ) -> None:
-    """Write the yearly progress report per fonds into OUT (bao-cao-YYYY.xlsx, .html, .json)."""
+    """Write the yearly progress report per fonds into OUT (bao-cao-YYYY.xlsx, .html, .json).
+
+    With --storage the storage ledger adds packages stored, copies held, audits done, problems
+    found and repaired, and the handovers it recorded; --selection the hồ sơ selected.
+    """
     from ..handover import find_aips
-    from ..yearreport import find_handovers, write_report, yearly_report
+    from ..storage import load_storage_config
+    from ..yearreport import find_handovers, selection_collector, write_report, yearly_report
 
     with handle_errors(as_json):
+        if storage_path is None and not stores:
+            raise UserInputError("give --store FOLDER or --storage CONFIG.toml (or both)")
         report = yearly_report(
             year,
-            find_aips(stores),
+            find_aips(stores) if stores else None,
             handovers=find_handovers(handover_dirs),
+            collectors=[selection_collector(selection_lists)] if selection_lists else [],
+            storage=load_storage_config(storage_path) if storage_path is not None else None,
             organization=organization,
         )
         written = write_report(report, out)
