@@ -31,12 +31,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from oais_preserve.audit import audit  # noqa: E402
+from oais_preserve.audits import audit  # noqa: E402
 from oais_preserve.bag import PayloadEntry, write_bag_tags  # noqa: E402
 from oais_preserve.executors import open_executor  # noqa: E402
 from oais_preserve.ledger import Ledger  # noqa: E402
 from oais_preserve.samples import generate_scan_corpus, generate_small_corpus  # noqa: E402
-from oais_preserve.storage import StorageConfig, load_storage_config, reindex  # noqa: E402
+from oais_preserve.storage import StorageConfig, init_location, load_storage_config, reindex  # noqa: E402
 
 MB = 1_000_000
 
@@ -77,6 +77,7 @@ def make_store(work: Path, name: str, files: list[Path], base: Path) -> StorageC
         '[locations.primary]\npath = "primary"\nmedium = "BENCH"\naudit_every_days = 365\n', encoding="utf-8"
     )
     config = load_storage_config(store_root / "storage.toml")
+    init_location(config, "primary")
     reindex(config)
     return config
 

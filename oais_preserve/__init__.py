@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .audit import AuditResult, RepairResult, audit, repair
+from .audits import AuditResult, RepairResult, audit, repair
 from .batch import BatchItem, BatchReport, build_batch
 from .catalogue import CatalogueImport, CatalogueProblem, import_catalogue, write_error_report
 from .derivatives import DerivativeError, DerivativeSettings
@@ -42,7 +42,15 @@ from .packages import BuildResult, build_aip, build_sip, export_zip
 from .qa import QaResult, check_file, write_qa_report
 from .selection import Selection, select_hoso, write_selection
 from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
-from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
+from .storage import (
+    StorageConfig,
+    StoreResult,
+    init_location,
+    load_storage_config,
+    reindex,
+    replicate,
+    store,
+)
 from .validate import ValidationReport, validate
 
 __all__ = [
@@ -95,6 +103,7 @@ __all__ = [
     "handover",
     "import_catalogue",
     "ingest",
+    "init_location",
     "load_description",
     "load_storage_config",
     "open_executor",

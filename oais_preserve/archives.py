@@ -12,10 +12,11 @@ import hashlib
 import tarfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from .bag import decode_path
 from .errors import UnsafePathError, UserInputError
@@ -34,6 +35,7 @@ class ArchiveScan:
     files: dict[str, tuple[int, str]] = field(default_factory=dict)
     tags: dict[str, bytes] = field(default_factory=dict)  # top-level tag files' contents
     refused: list[tuple[str, str]] = field(default_factory=list)  # (member, reason)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (bag path, why): damaged zip members
 
     def manifest(self, name: str) -> dict[str, str] | None:
         """Bag path -> digest from a manifest tag file, or None when it is absent."""
@@ -78,7 +80,11 @@ def _member_path(name: str, archive: Path) -> tuple[str, str]:
     return parts[0], unicodedata.normalize("NFC", "/".join(parts[1:]))
 
 
-def _hash_stream(stream: IO[bytes], keep: bool) -> tuple[int, str, bytes | None]:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _hash_stream(stream: _Readable, keep: bool) -> tuple[int, str, bytes | None]:
     hasher = hashlib.sha256()
     size = 0
     kept: list[bytes] = []
@@ -90,8 +96,39 @@ def _hash_stream(stream: IO[bytes], keep: bool) -> tuple[int, str, bytes | None]
     return size, hasher.hexdigest(), (b"".join(kept) if keep else None)
 
 
-def _members(path: Path, form: str) -> Iterator[tuple[str, str, IO[bytes] | None]]:
-    """(member name, refusal reason or "", stream of a regular file) in archive order."""
+#: What a damaged zip member raises: a bad CRC or local header (BadZipFile), bad deflate data.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+
+
+class _DamagedMember(Exception):
+    """Raised by a zip member's stream: this member is damaged, the others can still be read."""
+
+
+class _MemberStream:
+    """A zip member's stream whose read errors name the member instead of failing the archive."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        self.archive, self.info = archive, info
+        self.stream: IO[bytes] | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            if self.stream is None:
+                self.stream = self.archive.open(self.info)
+            return self.stream.read(size)
+        except _MEMBER_ERRORS as exc:
+            raise _DamagedMember(f"damaged member ({exc})") from exc
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+
+def _members(path: Path, form: str) -> Iterator[tuple[str, str, _Readable | None]]:
+    """(member name, refusal reason or "", stream of a regular file) in archive order.
+
+    A zip member's stream raises :class:`_DamagedMember` when that member is damaged.
+    """
     if form == "zip":
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -101,8 +138,11 @@ def _members(path: Path, form: str) -> Iterator[tuple[str, str, IO[bytes] | None
                 if mode and (mode & 0o170000) not in (0, 0o100000):
                     yield info.filename, "not a regular file (link or device)", None
                     continue
-                with archive.open(info) as stream:
+                stream = _MemberStream(archive, info)
+                try:
                     yield info.filename, "", stream
+                finally:
+                    stream.close()
         return
     # "r|*": a pure stream, one pass, whatever the compression; members are never extracted.
     with tarfile.open(path, "r|*") as archive:
@@ -135,11 +175,15 @@ def scan_archive(path: Path, form: str | None = None) -> ArchiveScan:
                 scan.refused.append((rel, refusal))
                 continue
             is_tag = "/" not in rel
-            size, digest, data = _hash_stream(stream, keep=is_tag)
+            try:
+                size, digest, data = _hash_stream(stream, keep=is_tag)
+            except _DamagedMember as exc:
+                scan.unreadable.append((rel, str(exc)))
+                continue
             scan.files[rel] = (size, digest)
             if is_tag and data is not None:
                 scan.tags[rel] = data
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise UserInputError(f"{path}: unreadable archive ({exc})") from exc
     if len(roots) != 1:
         raise UserInputError(f"{path}: a serialized bag must hold exactly one root folder")

@@ -43,6 +43,7 @@ from . import (
     handover,
     import_catalogue,
     ingest,
+    init_location,
     load_storage_config,
     repair,
     replicate,
@@ -303,6 +304,8 @@ def storage_step(demo: Demo, aips: list[Path]) -> StorageConfig:
     folder = demo.folder("kho", "kho lưu trữ: 2 bản sao, sổ cái, biên bản / storage, ledger, records")
     (folder / "storage.toml").write_text(STORAGE_TOML.format(agent=ORGANIZATION), encoding="utf-8")
     config = load_storage_config(folder / "storage.toml")
+    for name in config.locations:  # khởi tạo kho một lần / each location initialised once
+        init_location(config, name)
     for aip in aips:
         store(config, aip, "kho-chinh", executor=demo.executor)
     copies = replicate(config, executor=demo.executor)

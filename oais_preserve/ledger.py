@@ -147,6 +147,8 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 @dataclass(frozen=True)
 class PackageRow:
+    """One package in the ledger: identity, descriptive keys, payload bytes and file count."""
+
     id: int
     objid: str
     name: str
@@ -159,6 +161,8 @@ class PackageRow:
 
 @dataclass(frozen=True)
 class CopyRow:
+    """One copy of a package: location, path inside it, form (dir/tar/zip), state (ok/damaged/missing)."""
+
     id: int
     package_id: int
     location: str
@@ -170,6 +174,8 @@ class CopyRow:
 
 @dataclass(frozen=True)
 class FileRow:
+    """One file every copy of a package must hold: bag path, size in bytes, SHA-256 (hex)."""
+
     id: int
     path: str
     size: int
@@ -191,6 +197,8 @@ class DueFile:
 
 @dataclass(frozen=True)
 class AuditRunSummary:
+    """One audit run: times (ISO 8601), state, mode, scope and counts (files, bytes, failures)."""
+
     id: int
     started: str
     finished: str | None
@@ -237,14 +245,18 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UserInputError(f"{self.path}: cannot open the ledger: {exc}") from exc
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged: a clear message, no traceback
+            raise UserInputError(
+                f"{self.path}: cannot open the ledger ({exc}); restore it from a backup, "
+                "or move it aside and rebuild it with `oais-preserve reindex`"
+            ) from exc
 
     def close(self) -> None:
+        """Close the connection."""
         self.db.close()
 
     def __enter__(self) -> Ledger:
@@ -271,6 +283,7 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
+        """The ledger's schema version (``PRAGMA user_version``)."""
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
@@ -285,19 +298,23 @@ class Ledger:
         self.db.execute("COMMIT")
 
     def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer: ``'ok'`` for a sound file."""
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
     # ------------------------------------------------------------------ packages and copies
 
     def package(self, objid: str) -> PackageRow | None:
+        """The package recorded under ``objid``, or None."""
         row = self.db.execute(f"SELECT {_PACKAGE_COLUMNS} FROM packages WHERE objid=?", (objid,)).fetchone()
         return PackageRow(*row) if row else None
 
     def package_by_id(self, package_id: int) -> PackageRow:
+        """The package with ledger id ``package_id`` (it must exist)."""
         row = self.db.execute(f"SELECT {_PACKAGE_COLUMNS} FROM packages WHERE id=?", (package_id,)).fetchone()
         return PackageRow(*row)
 
     def packages(self) -> list[PackageRow]:
+        """Every package, by OBJID."""
         rows = self.db.execute(f"SELECT {_PACKAGE_COLUMNS} FROM packages ORDER BY objid").fetchall()
         return [PackageRow(*row) for row in rows]
 
@@ -329,12 +346,14 @@ class Ledger:
         return package_id
 
     def files(self, package_id: int) -> list[FileRow]:
+        """The recorded files of a package (payload and tag files), by path."""
         rows = self.db.execute(
             "SELECT id, path, size, sha256 FROM files WHERE package_id=? ORDER BY path", (package_id,)
         ).fetchall()
         return [FileRow(*row) for row in rows]
 
     def copies(self, package_id: int | None = None, location: str | None = None) -> list[CopyRow]:
+        """Copies, oldest first; optionally of one package and/or at one location."""
         query = f"SELECT {_COPY_COLUMNS} FROM copies WHERE 1=1"
         args: list[object] = []
         if package_id is not None:
@@ -346,6 +365,7 @@ class Ledger:
         return [CopyRow(*row) for row in self.db.execute(query + " ORDER BY id", args).fetchall()]
 
     def copy(self, copy_id: int) -> CopyRow:
+        """The copy with ledger id ``copy_id`` (it must exist)."""
         return CopyRow(
             *self.db.execute(f"SELECT {_COPY_COLUMNS} FROM copies WHERE id=?", (copy_id,)).fetchone()
         )
@@ -376,6 +396,7 @@ class Ledger:
         return copy_id
 
     def set_copy_state(self, db: sqlite3.Connection, copy_id: int, state: str) -> None:
+        """Set a copy's state ('ok', 'damaged' or 'missing') inside the caller's transaction."""
         db.execute("UPDATE copies SET state=? WHERE id=?", (state, copy_id))
 
     def copy_file_states(self, copy_id: int) -> list[tuple[int, str, int, str, float, str]]:
@@ -395,6 +416,7 @@ class Ledger:
         return dict(rows.fetchall())
 
     def verified_copy_count(self, package_id: int) -> int:
+        """How many copies of a package are in state 'ok' (any medium)."""
         row = self.db.execute(
             "SELECT COUNT(*) FROM copies WHERE package_id=? AND state='ok'", (package_id,)
         ).fetchone()
@@ -440,6 +462,7 @@ class Ledger:
         return [DueFile(*row) for row in rows]
 
     def due_files_of_package(self, package_id: int, locations: Iterable[str], cutoff: float) -> list[DueFile]:
+        """Files of one package at ``locations`` last checked before ``cutoff`` (Unix time)."""
         wanted = list(locations)
         marks = ",".join("?" * len(wanted))
         rows = self.db.execute(
@@ -519,13 +542,15 @@ class Ledger:
                 if set(run_scope.split(",")) & set(locations):
                     db.execute("UPDATE audit_runs SET state='interrupted' WHERE id=?", (run_id,))
             previous = db.execute(
-                "SELECT id, cutoff FROM audit_runs WHERE state IN ('interrupted', 'stopped') AND mode=?"
-                " AND locations=? AND package=? ORDER BY id DESC LIMIT 1",
+                "SELECT id, cutoff, state FROM audit_runs WHERE state IN ('interrupted', 'stopped')"
+                " AND mode=? AND locations=? AND package=? ORDER BY id DESC LIMIT 1",
                 (mode, scope, package),
             ).fetchone()
             resumed_from = None
             if previous is not None and mode == "full":
                 resumed_from, cutoff = int(previous[0]), float(previous[1])
+            elif previous is not None and previous[2] == "interrupted":
+                resumed_from = int(previous[0])  # a killed scheduled run: its failures are carried
             cursor = db.execute(
                 "INSERT INTO audit_runs (started, started_at, state, mode, cutoff, locations, package, agent,"
                 " resumed_from) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
@@ -536,7 +561,18 @@ class Ledger:
                 db.execute("UPDATE audit_runs SET state='resumed' WHERE id=?", (resumed_from,))
             return int(cursor.lastrowid or 0)
 
+    def resumed_runs(self, run_id: int) -> list[int]:
+        """The ids of the runs that run ``run_id`` continues (each resumed the one before), newest first."""
+        rows = self.db.execute(
+            "WITH RECURSIVE chain(id) AS (SELECT resumed_from FROM audit_runs WHERE id=?"
+            " UNION SELECT r.resumed_from FROM audit_runs r JOIN chain ON r.id = chain.id)"
+            " SELECT id FROM chain WHERE id IS NOT NULL",
+            (run_id,),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
     def run_cutoff(self, run_id: int) -> float:
+        """The cutoff (Unix time) of an audit run: files checked before it are due."""
         return float(self.db.execute("SELECT cutoff FROM audit_runs WHERE id=?", (run_id,)).fetchone()[0])
 
     def record_checks(
@@ -565,11 +601,13 @@ class Ledger:
             )
 
     def finish_run(self, run_id: int, state: str, finished: str) -> AuditRunSummary:
+        """Close an audit run with its final state and finish time (ISO 8601); returns its summary."""
         with self.write() as db:
             db.execute("UPDATE audit_runs SET state=?, finished=? WHERE id=?", (state, finished, run_id))
         return self.run_summary(run_id)
 
     def run_summary(self, run_id: int) -> AuditRunSummary:
+        """The summary of audit run ``run_id``."""
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM audit_runs WHERE id=?", (run_id,)).fetchone()
         return AuditRunSummary(*row)
 
@@ -692,6 +730,7 @@ class Ledger:
         size: int = 0,
         files: int = 0,
     ) -> None:
+        """Add one backup-log event (``size`` in bytes) inside the caller's transaction."""
         db.execute(
             "INSERT INTO events (at, kind, package_id, location, outcome, detail, bytes, files)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

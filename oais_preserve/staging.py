@@ -1,7 +1,8 @@
 """Atomic output: build under a temporary sibling, rename into place only when complete and valid.
 
 A crash or ``kill -9`` at any moment leaves either no package or a whole one at the destination;
-the leftover ``.NAME.partial`` folder is removed by the next run, which then finishes the job.
+the leftover ``.NAME.partial`` (a folder, or a file for a ``.tar``/``.zip``) is removed by the
+next run, which then finishes the job.
 A lock file keeps two processes from building the same package at once.
 """
 
@@ -32,14 +33,21 @@ def staged_output(final: Path) -> Iterator[Path]:
     lock_path = final.with_name(f".{final.name}.lock")
     with exclusive_lock(lock_path, final):
         stage = partial_path(final)
-        if stage.exists():
-            shutil.rmtree(stage)  # left by an interrupted run, and we hold the lock
+        remove_leftover(stage)  # left by an interrupted run, and we hold the lock
         stage.mkdir()
         try:
             yield stage
         finally:
-            if stage.exists():
-                shutil.rmtree(stage, ignore_errors=True)
+            if stage.exists() or stage.is_symlink():
+                remove_leftover(stage)
+
+
+def remove_leftover(path: Path) -> None:
+    """Remove a staging leftover, whatever it is: a folder (a bag), a file (a .tar/.zip) or a link."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -24,6 +24,7 @@ and recording it. :func:`replicate` does the same from a verified copy to the ot
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -43,7 +44,7 @@ from .fixity import FileJob, iter_read_files
 from .ledger import CopyRow, Ledger, PackageRow
 from .profile import timestamp
 from .records import write_premis_event
-from .staging import publish, staged_output
+from .staging import publish, remove_leftover, staged_output
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,10 +52,13 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "LOCATION_MARKER",
     "Location",
     "PackageInfo",
     "StorageConfig",
     "StoreResult",
+    "check_location",
+    "init_location",
     "inspect_package",
     "load_storage_config",
     "package_status",
@@ -67,10 +71,14 @@ log = logging.getLogger(__name__)
 #: (stage, done, total) like the rest of the library; stage names the unit ("bytes").
 ProgressCallback = Callable[[str, int, int], None]
 DEFAULT_AUDIT_DAYS = 365
+#: The file that makes a folder a storage location: written once by :func:`init_location`.
+LOCATION_MARKER = ".oais-location"
 
 
 @dataclass(frozen=True)
 class Location:
+    """One configured storage location: its root folder, medium symbol and audit schedule (days)."""
+
     name: str
     path: Path
     medium: str
@@ -78,17 +86,26 @@ class Location:
 
     @property
     def audit_interval(self) -> float:
+        """The audit schedule in seconds."""
         return self.audit_every_days * 86400.0
+
+    @property
+    def marker(self) -> Path:
+        """The location's marker file (see :func:`init_location`)."""
+        return self.path / LOCATION_MARKER
 
 
 @dataclass(frozen=True)
 class StorageConfig:
+    """A parsed storage configuration: the locations by name, the ledger file, the safety rule."""
+
     locations: Mapping[str, Location]
     ledger_path: Path
     min_copies: int = 2
     agent: str = "oais-preserve"
 
     def location(self, name: str) -> Location:
+        """The location called ``name``; UserInputError when it is not configured."""
         try:
             return self.locations[name]
         except KeyError:
@@ -97,7 +114,66 @@ class StorageConfig:
             ) from None
 
     def open_ledger(self) -> Ledger:
+        """A new connection to the ledger (close it, or use it as a context manager)."""
         return Ledger(self.ledger_path)
+
+
+def init_location(config: StorageConfig, name: str) -> Path:
+    """Make the folder of location ``name`` a storage location: write its marker; returns the marker.
+
+    This is the only step that may create a location's root folder, and only when its parent
+    exists: an unmounted disk or NAS share must never silently become a folder on the system
+    disk. Initialising an initialised location again is a no-op; a marker naming another
+    location or medium is refused (a different disk is mounted there).
+    """
+    location = config.location(name)
+    if location.marker.is_file():
+        check_location(location)
+        return location.marker
+    if not location.path.parent.is_dir():
+        raise UserInputError(
+            f"storage location {name!r}: {location.path.parent} does not exist (is the disk mounted?)"
+        )
+    location.path.mkdir(exist_ok=True)
+    if location.path.is_symlink() or not location.path.is_dir():
+        raise UserInputError(f"storage location {name!r}: {location.path} is not a folder")
+    text = json.dumps(
+        {"location": location.name, "medium": location.medium, "initialised": timestamp()},
+        ensure_ascii=False,
+        indent=2,
+    )
+    temp = location.path / f"{LOCATION_MARKER}.{os.getpid()}.tmp"
+    with open(temp, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, location.marker)
+    return location.marker
+
+
+def check_location(location: Location) -> None:
+    """Refuse (UserInputError) a location whose root or marker is missing or names another location."""
+    hint = f"initialise it once with `oais-preserve init-location {location.name}`"
+    if not location.path.is_dir():
+        raise UserInputError(
+            f"storage location {location.name!r}: {location.path} does not exist "
+            f"(is the disk or NAS share mounted?); a new location: {hint}"
+        )
+    try:
+        marker = json.loads(location.marker.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserInputError(
+            f"storage location {location.name!r}: {location.path} has no {LOCATION_MARKER} marker "
+            f"(the wrong disk mounted, or a new location: {hint})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"{location.marker}: unreadable location marker ({exc})") from exc
+    found = (marker.get("location"), marker.get("medium")) if isinstance(marker, dict) else (None, None)
+    if found != (location.name, location.medium):
+        raise UserInputError(
+            f"storage location {location.name!r} (medium {location.medium}): {location.path} is marked "
+            f"as location {found[0]!r} (medium {found[1]}); the wrong disk is mounted there"
+        )
 
 
 def load_storage_config(path: Path) -> StorageConfig:
@@ -113,6 +189,7 @@ def load_storage_config(path: Path) -> StorageConfig:
 
 
 def storage_config_from_dict(raw: Mapping[str, Any], base: Path) -> StorageConfig:
+    """A configuration from parsed TOML; relative paths are taken from ``base``."""
     locations_raw = raw.get("locations")
     if not isinstance(locations_raw, Mapping) or not locations_raw:
         raise UserInputError("storage configuration: at least one [locations.NAME] table is required")
@@ -121,13 +198,13 @@ def storage_config_from_dict(raw: Mapping[str, Any], base: Path) -> StorageConfi
         if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
             raise UserInputError(f"storage location {name!r}: 'path' (a folder) is required")
         days = entry.get("audit_every_days", DEFAULT_AUDIT_DAYS)
-        if not isinstance(days, (int, float)) or days < 0:
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
             raise UserInputError(f"storage location {name!r}: audit_every_days must be a number ≥ 0")
         root = (base / os.path.expanduser(entry["path"])).resolve()
         locations[name] = Location(name, root, str(entry.get("medium", name)), float(days))
     _refuse_nested(list(locations.values()))
     min_copies = raw.get("min_copies", 2)
-    if not isinstance(min_copies, int) or min_copies < 1:
+    if isinstance(min_copies, bool) or not isinstance(min_copies, int) or min_copies < 1:
         raise UserInputError("storage configuration: min_copies must be a whole number ≥ 1")
     ledger = raw.get("ledger", "ledger.sqlite")
     if not isinstance(ledger, str):
@@ -226,6 +303,7 @@ def _inspect_archive(path: Path, form: str) -> PackageInfo:
 def archive_problems(scan: ArchiveScan, expected: Mapping[str, tuple[int, str]] | None) -> list[Problem]:
     """Check one pass over a serialized bag against its own manifests (and ``expected``)."""
     problems = [Problem(name, reason, rule="special-file") for name, reason in scan.refused]
+    problems += [Problem(name, reason, rule="unreadable") for name, reason in scan.unreadable]
     manifest = scan.manifest("manifest-sha256.txt")
     if manifest is None:
         return [
@@ -270,6 +348,7 @@ def archive_problems(scan: ArchiveScan, expected: Mapping[str, tuple[int, str]] 
 def compare_with_ledger(
     found: Mapping[str, tuple[int, str]], expected: Mapping[str, tuple[int, str]]
 ) -> list[Problem]:
+    """Problems of the files ``found`` (bag path -> (bytes, sha256)) against the recorded ones."""
     problems: list[Problem] = []
     for rel, (size, digest) in expected.items():
         actual = found.get(rel)
@@ -334,9 +413,11 @@ class StoreResult:
     seconds: float
     verified_copies: int
     safe: bool
+    error: str = ""  # why no copy was made (replicate carries on with the other packages)
 
 
 def copy_path(config: StorageConfig, copy: CopyRow) -> Path:
+    """Where a recorded copy lives: its location's root joined with its relative path."""
     return config.location(copy.location).path / copy.relpath
 
 
@@ -357,9 +438,12 @@ def store(
 
     The bag is verified first (every digest), copied through a hidden staging sibling while
     hashing, re-read and compared, then renamed into place. Storing a package already held at
-    that location is a no-op; a different package under the same OBJID is refused.
+    that location is a no-op; a different package under the same OBJID is refused, and so is a
+    location that was never initialised (:func:`init_location`) or whose disk is not mounted.
+    An unrecorded copy already in place (a run killed before recording it) is verified and recorded.
     """
     target = config.location(location or next(iter(config.locations)))
+    check_location(target)  # before the (long) verification: an unmounted disk is refused at once
     started = time.monotonic()
     info = inspect_package(Path(source), executor=executor)
     with config.open_ledger() as ledger:
@@ -372,17 +456,19 @@ def store(
 
 
 def _register(ledger: Ledger, info: PackageInfo) -> PackageRow:
-    known = ledger.package(info.objid)
-    if known is not None:
-        recorded = {f.path: (f.size, f.sha256) for f in ledger.files(known.id)}
-        if recorded != info.files:
-            differing = sorted(set(recorded.items()) ^ set(info.files.items()))[:3]
-            raise UserInputError(
-                f"{info.objid}: the ledger holds a different package under this OBJID "
-                f"(differs in {', '.join(p for p, _ in differing)}); a new version needs a new OBJID"
-            )
-        return known
+    # Look up and insert in one IMMEDIATE transaction: two stores of one new package queue here
+    # instead of both inserting it.
     with ledger.write() as db:
+        known = ledger.package(info.objid)
+        if known is not None:
+            recorded = {f.path: (f.size, f.sha256) for f in ledger.files(known.id)}
+            if recorded != info.files:
+                differing = sorted(set(recorded.items()) ^ set(info.files.items()))[:3]
+                raise UserInputError(
+                    f"{info.objid}: the ledger holds a different package under this OBJID "
+                    f"(differs in {', '.join(p for p, _ in differing)}); a new version needs a new OBJID"
+                )
+            return known
         ledger.add_package(
             db,
             objid=info.objid,
@@ -411,22 +497,26 @@ def _write_copy(
     progress: ProgressCallback | None,
     kind: str,
 ) -> CopyRow:
-    target.path.mkdir(parents=True, exist_ok=True)
+    check_location(target)  # never create a location root: an unmounted disk is refused here
     final = target.path / info.name
-    if final.exists() or final.is_symlink():
-        raise UserInputError(f"{final}: already exists but is not recorded in the ledger; run reindex first")
     expected = {f.path: (f.size, f.sha256) for f in ledger.files(package.id)}
-    with staged_output(final) as stage:
-        if info.form == "dir":
-            _copy_folder(source, stage, expected, executor, progress)
-        else:
-            stage.rmdir()
-            try:
-                _copy_archive(source, stage, info.form, expected)
-            except BaseException:
-                stage.unlink(missing_ok=True)
-                raise
-        publish(stage, final)
+    if final.exists() or final.is_symlink():
+        # A run killed between publish() and the ledger commit: adopt the copy if it verifies.
+        _verify_in_place(final, info.form, expected, executor)
+        origin = f"{source} (copy found in place unrecorded after an interrupted run, verified)"
+    else:
+        origin = str(source)
+        with staged_output(final) as stage:
+            if info.form == "dir":
+                _copy_folder(source, stage, expected, executor, progress)
+            else:
+                stage.rmdir()
+                try:
+                    _copy_archive(source, stage, info.form, expected)
+                except BaseException:
+                    remove_leftover(stage)
+                    raise
+            publish(stage, final)
     checked_at = time.time()
     when = timestamp()
     with ledger.write() as db:
@@ -446,7 +536,7 @@ def _write_copy(
             package_id=package.id,
             location=target.name,
             outcome="success",
-            detail=f"{source} -> {final}",
+            detail=f"{origin} -> {final}",
             size=sum(size for size, _ in expected.values()),
             files=len(expected),
         )
@@ -457,12 +547,32 @@ def _write_copy(
         event_type="replication",
         outcome="success",
         detail=f"{'Stored' if kind == 'store' else 'Replicated'} to location {target.name} "
-        f"(medium {target.medium}) from {source}; every file verified by SHA-256 after writing",
+        f"(medium {target.medium}) from {origin}; every file verified by SHA-256 after writing",
         notes=[],
         agent=config.agent,
         when=when,
     )
     return copy
+
+
+def _verify_in_place(
+    final: Path, form: str, expected: Mapping[str, tuple[int, str]], executor: Executor | None
+) -> None:
+    """Check an unrecorded copy found at ``final`` against the ledger's digests; raise if it differs."""
+    if final.is_symlink() or (form == "dir") != final.is_dir():
+        raise UserInputError(f"{final}: already exists, is not recorded in the ledger and is not this copy")
+    try:
+        if form == "dir":
+            _verify_written(final, expected, executor)
+        else:
+            problems = archive_problems(scan_archive(final, form), expected)
+            if problems:
+                raise InvalidPackageError(str(final), problems)
+    except (InvalidPackageError, UserInputError, OSError) as exc:
+        raise UserInputError(
+            f"{final}: already exists, is not recorded in the ledger and differs from the recorded "
+            f"package ({exc}); move it aside and run again"
+        ) from exc
 
 
 def _copy_folder(
@@ -514,6 +624,7 @@ def _verify_written(root: Path, expected: Mapping[str, tuple[int, str]], executo
 
 
 def _copy_archive(source: Path, stage: Path, form: str, expected: Mapping[str, tuple[int, str]]) -> None:
+    """Copy a serialized bag to ``stage`` (fsynced), then stream the copy and compare every member."""
     with open(source, "rb") as src, open(stage, "xb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
         dst.flush()
@@ -561,7 +672,9 @@ def replicate(
     """Copy every package (or one OBJID) to each of ``locations`` (default: all) lacking a copy.
 
     The source is an undamaged copy that is first re-verified against the ledger; each new copy is
-    verified by digest after writing before it is recorded.
+    verified by digest after writing before it is recorded. A package that cannot be copied (no
+    good source, a target location not mounted, a differing copy in the way) is logged and
+    returned with ``error`` set and ``copied`` false; the other packages are still copied.
     """
     wanted = [config.location(name) for name in (locations or list(config.locations))]
     results: list[StoreResult] = []
@@ -574,24 +687,58 @@ def replicate(
                 if target.name in held:
                     continue
                 started = time.monotonic()
-                source_copy = _good_source(config, ledger, row, copies, executor)
-                source = copy_path(config, source_copy)
-                info = PackageInfo(
-                    row.objid,
-                    source_copy.relpath,
-                    source_copy.form,
-                    row.fonds_code,
-                    row.hoso_code,
-                    row.created,
-                    {f.path: (f.size, f.sha256) for f in ledger.files(row.id)},
-                    row.payload_bytes,
-                    row.payload_files,
-                )
-                copy = _write_copy(
-                    config, ledger, row, info, source, target, executor, progress, "replication"
-                )
+                try:
+                    copy = replicate_copy(config, ledger, row, copies, target, executor, progress)
+                except (UserInputError, InvalidPackageError) as exc:
+                    log.warning("%s: not replicated to %s: %s", row.objid, target.name, exc)
+                    results.append(_failed(config, ledger, row, target, str(exc), started))
+                    continue
                 results.append(_result(config, ledger, row, copy, copied=True, started=started))
     return results
+
+
+def replicate_copy(
+    config: StorageConfig,
+    ledger: Ledger,
+    row: PackageRow,
+    copies: Sequence[CopyRow],
+    target: Location,
+    executor: Executor | None,
+    progress: ProgressCallback | None,
+) -> CopyRow:
+    """Write and record a new copy of ``row`` at ``target`` from the first of ``copies`` that verifies."""
+    source_copy = _good_source(config, ledger, row, copies, executor)
+    info = PackageInfo(
+        row.objid,
+        source_copy.relpath,
+        source_copy.form,
+        row.fonds_code,
+        row.hoso_code,
+        row.created,
+        {f.path: (f.size, f.sha256) for f in ledger.files(row.id)},
+        row.payload_bytes,
+        row.payload_files,
+    )
+    source = copy_path(config, source_copy)
+    return _write_copy(config, ledger, row, info, source, target, executor, progress, "replication")
+
+
+def _failed(
+    config: StorageConfig, ledger: Ledger, row: PackageRow, target: Location, error: str, started: float
+) -> StoreResult:
+    verified = verified_media(config, ledger, row.id)
+    return StoreResult(
+        objid=row.objid,
+        location=target.name,
+        path=target.path,
+        copied=False,
+        bytes=0,
+        files=0,
+        seconds=time.monotonic() - started,
+        verified_copies=verified,
+        safe=verified >= config.min_copies,
+        error=error,
+    )
 
 
 def _package_or_fail(ledger: Ledger, objid: str) -> PackageRow:
@@ -630,6 +777,8 @@ def _good_source(
 
 @dataclass(frozen=True)
 class PackageStatus:
+    """A package's copies as (location, state) and whether it is safe (enough verified media)."""
+
     objid: str
     fonds_code: str
     hoso_code: str
@@ -660,6 +809,8 @@ def reindex(config: StorageConfig, *, executor: Executor | None = None) -> dict[
     fails verification is reported and not recorded. Audit history is kept.
     """
     counts = {"found": 0, "recorded": 0, "invalid": 0, "conflicting": 0}
+    for location in config.locations.values():
+        check_location(location)  # an unmounted location would look empty, not be reindexed
     with config.open_ledger() as ledger:
         for location in config.locations.values():
             for entry in _bags_in(location.path):

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from oais_preserve.bag import PayloadEntry, write_bag_tags
-from oais_preserve.storage import StorageConfig, load_storage_config
+from oais_preserve.storage import StorageConfig, init_location, load_storage_config
 
 
 def make_bag(root: Path, index: int, *, files: int = 6, seed: int = 0, fonds: str = "H49") -> Path:
@@ -38,7 +38,10 @@ def make_bag(root: Path, index: int, *, files: int = 6, seed: int = 0, fonds: st
     return bag
 
 
-def write_config(root: Path, *, days: tuple[float, float] = (182, 365), min_copies: int = 2) -> StorageConfig:
+def write_config(
+    root: Path, *, days: tuple[float, float] = (182, 365), min_copies: int = 2, init: bool = True
+) -> StorageConfig:
+    """Two locations (primary, replica) under ``root``, initialised unless ``init`` is false."""
     text = f"""
 min_copies = {min_copies}
 ledger = "ledger/ledger.sqlite"
@@ -56,4 +59,8 @@ audit_every_days = {days[1]}
 """
     path = root / "storage.toml"
     path.write_text(text, encoding="utf-8")
-    return load_storage_config(path)
+    config = load_storage_config(path)
+    if init:
+        for name in config.locations:
+            init_location(config, name)
+    return config

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from oais_preserve import InvalidPackageError, UserInputError
-from oais_preserve.audit import audit, repair
+from oais_preserve.audits import audit, repair
 from oais_preserve.bag import read_bag_info
 from oais_preserve.cli import main
 from oais_preserve.handover import Party, handover, verify_handover

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,14 +21,16 @@ from click.testing import CliRunner
 from lxml import etree
 from openpyxl import load_workbook
 
-from oais_preserve.audit import audit, repair
+from oais_preserve.audits import audit, repair
 from oais_preserve.cli import main
 from oais_preserve.errors import InvalidPackageError, UserInputError
 from oais_preserve.executors import open_executor
 from oais_preserve.ledger import SCHEMA_VERSION, Ledger
 from oais_preserve.records import write_inspection_minutes_xlsx
 from oais_preserve.storage import (
+    LOCATION_MARKER,
     StorageConfig,
+    init_location,
     load_storage_config,
     package_status,
     reindex,
@@ -305,19 +309,29 @@ def test_serialized_copies_are_streamed_not_extracted(tmp_path: Path) -> None:
     assert [(f.outcome, f.path.rsplit("!", 1)[1]) for f in result.failures] == [
         ("changed", member.name.split("/", 1)[1])
     ]
-    assert not list(tmp_path.glob("**/.oais*"))  # nothing extracted anywhere
+    assert not [p for p in tmp_path.glob("**/.oais*") if p.name != LOCATION_MARKER]  # nothing extracted
     assert repair(config).ok
     assert audit(config, full=True).ok
 
 
 def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
-    """Acceptance: kill -9 at random moments; every file checked once after its success; ledger sound."""
+    """Acceptance: kill -9 at random moments; every file checked once after its success; ledger sound.
+
+    A damaged file in the first batch is found before the first kill: the resumed runs must still
+    report it, with its PREMIS failure event and the copy marked damaged.
+    """
     config = write_config(tmp_path, days=(30, 30))
     for index in range(20):
         store(config, make_bag(tmp_path / "in", index, files=300), "primary")
     # Make every file due: pretend the last check is older than the schedule.
     with Ledger(config.ledger_path) as ledger, ledger.write() as db:
         db.execute("UPDATE copy_files SET last_checked=0, outcome='unchecked'")
+        first = db.execute(
+            "SELECT c.relpath, f.path, cf.id FROM copy_files cf JOIN copies c ON c.id = cf.copy_id"
+            " JOIN files f ON f.id = cf.file_id WHERE f.path LIKE 'data/%.bin' ORDER BY cf.id LIMIT 1"
+        ).fetchone()
+    damaged = config.locations["primary"].path / first[0] / first[1]
+    _flip_bit(damaged, rng := random.Random(9))
     command = [
         sys.executable,
         "-c",
@@ -329,7 +343,6 @@ def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
         "1",
         "--no-progress",
     ]
-    rng = random.Random(9)
     killed = 0
     for _ in range(5):
         with Ledger(config.ledger_path) as ledger:
@@ -344,16 +357,25 @@ def test_kill_9_five_times_then_finish(tmp_path: Path) -> None:
     assert killed == 5, "the audit finished before being killed: make it longer"
     with Ledger(config.ledger_path) as ledger:
         assert ledger.due_totals("primary", time.time() - 30 * 86400)[0] > 0  # work was left
-    final = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert final.returncode == 0, final.stderr
+    with Ledger(config.ledger_path) as ledger:
+        assert ledger.run_failures(ledger.audit_runs()[0].id)  # found before the first kill
+    final = subprocess.run([*command, "--json"], capture_output=True, text=True, check=False)
+    assert final.returncode == 1, final.stderr
+    report = json.loads(final.stdout)
+    assert [(f["outcome"], f["path"]) for f in report["failures"]] == [("changed", str(damaged))]
+    events = _premis_events(config.locations["primary"].path / f"{first[0]}.events")
+    assert ("fixity check", "failure") in events
+    assert ("primary", "damaged") in next(
+        s.copies for s in package_status(config) if first[0] in s.objid.replace(":", "_")
+    )
     with Ledger(config.ledger_path) as ledger:
         assert ledger.integrity_check() == "ok"
         counts = ledger.check_counts("ok")
         all_ids = {row[0] for row in ledger.db.execute("SELECT id FROM copy_files")}
-        assert set(counts) == all_ids  # every file checked
+        assert set(counts) == all_ids - {first[2]}  # every file checked, the damaged one failed
         assert set(counts.values()) == {1}  # none twice after its successful check
         states = [r.state for r in ledger.audit_runs()]
-        assert states == ["interrupted"] * 5 + ["finished"]
+        assert states == ["resumed"] * 5 + ["finished"]  # each killed run taken over by the next
 
 
 def _wait_for_progress(ledger_path: Path, runs_before: int, process: subprocess.Popen[bytes]) -> None:
@@ -566,4 +588,315 @@ def test_hostile_archives_are_refused(tmp_path: Path) -> None:
         store(config, linked)
     assert any(p.rule == "special-file" for p in caught.value.problems)
     assert not (tmp_path / "escape.txt").exists()
-    assert not config.locations["primary"].path.exists()  # nothing stored, not even a folder
+    primary = config.locations["primary"].path
+    assert [p.name for p in primary.iterdir()] == [LOCATION_MARKER]  # nothing stored
+
+
+# --------------------------------------------------------------------------- review of issue 5
+
+
+def _premis_events(events_dir: Path) -> list[tuple[str, str]]:
+    """(eventType, eventOutcome) of every PREMIS event written beside a copy, oldest first."""
+    out = []
+    for path in sorted(events_dir.glob("*.xml")):
+        tree = etree.parse(str(path))
+        kind = tree.xpath("string(//*[local-name()='eventType'])")
+        outcome = tree.xpath("string(//*[local-name()='eventOutcome'])")
+        out.append((str(kind), str(outcome)))
+    return out
+
+
+def _zip_member_data_offset(path: Path, name_end: str) -> tuple[str, int, int]:
+    """(member name, offset of its stored data, stored size) of the member whose name ends so."""
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(name_end))
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset + 26)
+        name_length, extra_length = (
+            int.from_bytes(handle.read(2), "little"),
+            int.from_bytes(handle.read(2), "little"),
+        )
+    return info.filename, info.header_offset + 30 + name_length + extra_length, info.compress_size
+
+
+def test_an_unmounted_location_is_refused_never_created(tmp_path: Path) -> None:
+    config = write_config(tmp_path, init=False)
+    bag = make_bag(tmp_path / "in", 1)
+    with pytest.raises(UserInputError, match="does not exist"):
+        store(config, bag)
+    assert not config.locations["primary"].path.exists()  # no folder made on the wrong disk
+    runner = CliRunner()
+    conf = str(tmp_path / "storage.toml")
+    stored = runner.invoke(main, ["store", "--config", conf, str(bag)])
+    assert stored.exit_code == 2 and "init-location" in stored.output
+    done = runner.invoke(main, ["init-location", "--config", conf, "primary", "replica"])
+    assert done.exit_code == 0, done.output
+    marker = json.loads((config.locations["replica"].path / LOCATION_MARKER).read_text(encoding="utf-8"))
+    assert (marker["location"], marker["medium"]) == ("replica", "NAS-02")
+    store(config, bag)
+    # The NAS share goes away: its mount point is an empty folder on the system disk.
+    replica = config.locations["replica"].path
+    replica.rename(tmp_path / "nas-offline")
+    results = replicate(config)
+    assert [r.copied for r in results] == [False] and "does not exist" in results[0].error
+    assert not replica.exists()
+    replica.mkdir()
+    with pytest.raises(UserInputError, match="marker"):
+        audit(config, locations=["replica"])
+    with pytest.raises(UserInputError, match="marker"):
+        repair(config, locations=["replica"])
+    assert "marker" in replicate(config)[0].error and list(replica.iterdir()) == []
+    # Another disk, initialised as another location, mounted there: refused too.
+    (replica / LOCATION_MARKER).write_text('{"location": "replica", "medium": "USB-7"}', encoding="utf-8")
+    with pytest.raises(UserInputError, match="wrong disk"):
+        store(config, bag, "replica")
+    with pytest.raises(UserInputError, match="wrong disk"):
+        init_location(config, "replica")
+    (replica / LOCATION_MARKER).unlink()
+    replica.rmdir()
+    (tmp_path / "nas-offline").rename(replica)  # mounted again
+    assert replicate(config)[0].copied
+    assert all(s.safe for s in package_status(config))
+
+
+def test_a_copy_missing_entirely_is_replicated_again(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 2)
+    gone = _bags(config.locations["replica"].path)[0]
+    shutil.rmtree(gone)
+    found = audit(config, locations=["replica"], full=True)
+    assert {f.outcome for f in found.failures} == {"missing"}
+    fixed = repair(config)
+    assert fixed.ok and fixed.repaired == [str(gone)]
+    with Ledger(config.ledger_path) as ledger:
+        kinds = [e[1] for e in ledger.events() if e[3] == "replica"]
+    assert kinds[-1] == "replication" and "repair" not in kinds  # one staged copy, not file by file
+    assert not list(config.locations["replica"].path.glob(".*.partial"))
+    assert audit(config, full=True).ok
+    assert all(s.safe for s in package_status(config))
+
+
+def test_a_partial_file_left_by_a_killed_archive_store_is_cleaned(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bag = make_bag(tmp_path / "bags", 1)
+    archive_path = tmp_path / f"{bag.name}.tar"
+    with tarfile.open(archive_path, "w") as archive:
+        archive.add(bag, arcname=bag.name)
+    for location in config.locations.values():  # what kill -9 mid-copy leaves: a file
+        (location.path / f".{archive_path.name}.partial").write_bytes(b"half a tar")
+    assert store(config, archive_path).copied
+    assert [r.copied for r in replicate(config)] == [True]
+    for location in config.locations.values():
+        assert not (location.path / f".{archive_path.name}.partial").exists()
+    assert audit(config, full=True).ok
+
+
+def test_an_unrecorded_copy_in_place_is_verified_and_recorded(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bags = [make_bag(tmp_path / "in", index) for index in range(3)]
+    for bag in bags:
+        store(config, bag, "primary")
+    replica = config.locations["replica"].path
+    # Killed between publish() and the ledger commit: whole copies in place, not recorded.
+    shutil.copytree(bags[0], replica / bags[0].name)
+    shutil.copytree(bags[1], replica / bags[1].name)
+    changed = next((replica / bags[1].name).glob("data/representations/rep1/data/*.bin"))
+    _flip_bit(changed, random.Random(5))
+    results = {r.objid: r for r in replicate(config)}
+    objids = sorted(results)
+    assert results[objids[0]].copied and not results[objids[0]].error
+    assert not results[objids[1]].copied and "differs" in results[objids[1]].error
+    assert results[objids[2]].copied  # the run carried on after the bad one
+    with Ledger(config.ledger_path) as ledger:
+        held = {p.objid: {c.location for c in ledger.copies(p.id)} for p in ledger.packages()}
+    assert held == {
+        objids[0]: {"primary", "replica"},
+        objids[1]: {"primary"},
+        objids[2]: {"primary", "replica"},
+    }
+    assert (replica / bags[1].name).is_dir()  # left untouched for a person to look at
+    runner = CliRunner()
+    cli = runner.invoke(main, ["replicate", "--config", str(tmp_path / "storage.toml"), "--json"])
+    assert cli.exit_code == 1
+    assert [f["objid"] for f in json.loads(cli.output)["failed"]] == [objids[1]]
+    # store: the same when the package is stored again after a crash.
+    other = make_bag(tmp_path / "in", 7)
+    shutil.copytree(other, config.locations["primary"].path / other.name)
+    assert store(config, other, "primary").copied
+    assert audit(config, full=True).ok
+
+
+def test_a_resumed_full_audit_keeps_what_the_killed_run_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oais_preserve import audits
+
+    config = _stored(tmp_path, 2)
+    bag = _bags(config.locations["primary"].path)[0]
+    victim = sorted(bag.glob("data/representations/rep1/data/*.bin"))[0]
+    _flip_bit(victim, random.Random(1))
+
+    def killed(run: object) -> None:  # the last batch is committed, then kill -9
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audits, "_finish_copies", killed)
+    with pytest.raises(KeyboardInterrupt):
+        audit(config, locations=["primary"], full=True)
+    monkeypatch.undo()
+    resumed = audit(config, locations=["primary"], full=True)
+    assert [(f.outcome, f.path) for f in resumed.failures] == [("changed", str(victim))]
+    events = _premis_events(config.locations["primary"].path / f"{bag.name}.events")
+    assert [e for e in events if e[0] == "fixity check"] == [("fixity check", "failure")]
+    states = {
+        (c[0], c[1]) for s in package_status(config) for c in s.copies if s.objid.endswith(bag.name[-36:])
+    }
+    assert ("primary", "damaged") in states
+    assert repair(config).ok
+    assert audit(config, full=True).ok
+
+
+def test_zip_bit_flips_are_found_member_by_member(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bags = tmp_path / "bags"
+    for index, compression in ((1, zipfile.ZIP_STORED), (2, zipfile.ZIP_DEFLATED)):
+        bag = make_bag(bags, index, files=8)
+        with zipfile.ZipFile(tmp_path / f"{bag.name}.zip", "w", compression=compression) as archive:
+            for path in sorted(bag.rglob("*")):
+                archive.write(path, path.relative_to(bags).as_posix())
+        store(config, tmp_path / f"{bag.name}.zip")
+    replicate(config)
+    flipped = []
+    for stored in sorted(config.locations["replica"].path.glob("*.zip")):
+        for end in ("001.bin", "005.bin"):
+            name, offset, length = _zip_member_data_offset(stored, end)
+            with open(stored, "r+b") as handle:
+                handle.seek(offset + length // 2)
+                byte = handle.read(1)
+                handle.seek(offset + length // 2)
+                handle.write(bytes([byte[0] ^ 0x08]))
+            flipped.append(f"{stored}!{name.split('/', 1)[1]}")
+        if "00000002" in stored.name:  # deflated: an invalid block type is a zlib.error, not a CRC error
+            name, offset, _ = _zip_member_data_offset(stored, "003.bin")
+            with open(stored, "r+b") as handle:
+                handle.seek(offset)
+                byte = handle.read(1)
+                handle.seek(offset)
+                handle.write(bytes([byte[0] | 0x06]))
+            flipped.append(f"{stored}!{name.split('/', 1)[1]}")
+    result = audit(config, full=True)
+    assert sorted(f.path for f in result.failures) == sorted(flipped)
+    assert {f.outcome for f in result.failures} == {"unreadable"}
+    with Ledger(config.ledger_path) as ledger:
+        assert {r.state for r in ledger.audit_runs()} == {"finished"}  # never left "running"
+    assert repair(config).ok
+    assert audit(config, full=True).ok
+
+
+def test_links_appended_to_a_stored_tar_are_reported(tmp_path: Path) -> None:
+    import io
+
+    config = write_config(tmp_path)
+    bag = make_bag(tmp_path / "bags", 1)
+    archive_path = tmp_path / f"{bag.name}.tar"
+    with tarfile.open(archive_path, "w") as archive:
+        archive.add(bag, arcname=bag.name)
+    store(config, archive_path)
+    replicate(config)
+    stored = config.locations["replica"].path / archive_path.name
+    with tarfile.open(stored, "a") as archive:
+        for kind, name in ((tarfile.SYMTYPE, "data/passwd"), (tarfile.LNKTYPE, "data/hard")):
+            link = tarfile.TarInfo(f"{bag.name}/{name}")
+            link.type, link.linkname = kind, "/etc/passwd"
+            archive.addfile(link, io.BytesIO())
+    result = audit(config, full=True)
+    assert sorted((f.outcome, f.path.rsplit("!", 1)[1]) for f in result.failures) == [
+        ("special-file", "data/hard"),
+        ("special-file", "data/passwd"),
+    ]
+    assert {c for s in package_status(config) for c in s.copies} == {
+        ("primary", "ok"),
+        ("replica", "damaged"),
+    }
+    assert repair(config).ok  # the archive is replaced whole from the good copy
+    assert audit(config, full=True).ok
+
+
+def test_two_stores_of_one_new_package_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    config = write_config(tmp_path)
+    bag = make_bag(tmp_path / "bags", 1)
+    original = Ledger.package
+    barrier = threading.Barrier(2)
+
+    def slow_lookup(self: Ledger, objid: str) -> object:  # a busy disk widens the lookup/insert window
+        found = original(self, objid)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)
+        return found
+
+    monkeypatch.setattr(Ledger, "package", slow_lookup)
+    errors: list[BaseException] = []
+
+    def run(location: str) -> None:
+        try:
+            store(config, bag, location)
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("primary", "replica")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [s.safe for s in package_status(config)] == [True]
+
+
+def test_repair_takes_the_location_locks_and_clears_its_leftovers(tmp_path: Path) -> None:
+    from oais_preserve.audits import _location_locks
+
+    config = _stored(tmp_path, 1)
+    bag = _bags(config.locations["replica"].path)[0]
+    victim = sorted(bag.glob("data/representations/rep1/data/*.bin"))[0]
+    _flip_bit(victim, random.Random(3))
+    stale = [victim.with_name(f".{victim.name}.repair"), victim.with_name(f".{victim.name}.k3j9x.repair")]
+    for path in stale:  # left by repairs killed mid-copy
+        path.write_bytes(b"half")
+    assert not audit(config, full=True).ok
+    with _location_locks(config, ["replica"]), pytest.raises(UserInputError, match="audit or repair"):
+        repair(config)
+    with _location_locks(config, ["replica"]), pytest.raises(UserInputError, match="audit or repair"):
+        audit(config, locations=["replica"])
+    assert repair(config).ok
+    assert not any(path.exists() for path in stale)
+    assert audit(config, full=True).ok
+
+
+def test_a_corrupt_ledger_and_boolean_settings_are_clear_errors(tmp_path: Path) -> None:
+    config = _stored(tmp_path, 1)
+    for path in config.ledger_path.parent.iterdir():
+        path.unlink()
+    config.ledger_path.write_bytes(b"this is not a SQLite file, it was overwritten" * 100)
+    result = CliRunner().invoke(main, ["copies", "--config", str(tmp_path / "storage.toml")])
+    assert result.exit_code == 2
+    assert "cannot open the ledger" in result.output and "Traceback" not in result.output
+    assert "internal error" not in result.output
+    for setting in (
+        "min_copies = true",
+        "min_copies = 2\n[locations.a]\npath = 'a'\naudit_every_days = false",
+    ):
+        bad = tmp_path / "bool.toml"
+        bad.write_text(setting + ("\n[locations.b]\npath = 'b'\n" if "locations" not in setting else ""))
+        with pytest.raises(UserInputError, match="must be"):
+            load_storage_config(bad)
+
+
+def test_the_audits_module_is_not_shadowed_by_the_function() -> None:
+    import importlib
+    import inspect
+
+    import oais_preserve
+
+    module = importlib.import_module("oais_preserve.audits")
+    assert inspect.ismodule(module) and module.audit is oais_preserve.audit
+    assert callable(oais_preserve.audit) and not inspect.ismodule(oais_preserve.audit)

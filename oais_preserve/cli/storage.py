@@ -1,4 +1,4 @@
-"""Commands for insurance copies: store, replicate, audit, repair, reindex, copies, audit-report.
+"""Commands for insurance copies: init-location, store, replicate, audit, repair, reindex, copies, reports.
 
 Every command reads the storage configuration given by ``--config`` (or ``OAIS_STORAGE_CONFIG``).
 Exit codes: 0 all good; 1 problems found (damaged files, unsafe packages, unrepairable files);
@@ -13,10 +13,18 @@ from typing import Any
 
 import click
 
-from ..audit import audit, repair
+from ..audits import audit, repair
 from ..executors import open_executor
 from ..records import FaultyFile, archivematica_report, write_backup_log_xlsx, write_inspection_minutes_xlsx
-from ..storage import StorageConfig, load_storage_config, package_status, reindex, replicate, store
+from ..storage import (
+    StorageConfig,
+    init_location,
+    load_storage_config,
+    package_status,
+    reindex,
+    replicate,
+    store,
+)
 from ._common import EXIT_INVALID, emit, handle_errors, json_option, main, scheduler_option, workers_option
 
 config_option = click.option(
@@ -62,6 +70,27 @@ class ByteProgress:
 
 def _config(path: Path) -> StorageConfig:
     return load_storage_config(path)
+
+
+@main.command("init-location")
+@config_option
+@click.argument("names", nargs=-1, required=True)
+@json_option
+def init_location_command(config_path: Path, names: tuple[str, ...], as_json: bool) -> None:
+    """Make configured location(s) ready: write the .oais-location marker (the root's parent must exist).
+
+    Nothing is ever stored in a location that has not been initialised: an unmounted disk or NAS
+    share is refused instead of filling the folder it is mounted on.
+    """
+    with handle_errors(as_json):
+        config = _config(config_path)
+        markers = {name: str(init_location(config, name)) for name in names}
+
+        def human() -> None:
+            for name, marker in markers.items():
+                click.echo(f"initialised: {name} ({marker})")
+
+        emit(as_json, {"ok": True, "markers": markers}, human)
 
 
 @main.command("store")
@@ -110,6 +139,7 @@ def store_command(
                             "copied": item.copied,
                             "verified_copies": item.verified_copies,
                             "safe": item.safe,
+                            "error": item.error,
                         }
                     )
         status = {s.objid: s for s in package_status(config)}
@@ -117,6 +147,9 @@ def store_command(
 
         def human() -> None:
             for row in rows:
+                if row["error"]:
+                    click.echo(f"NOT COPIED to {row['location']}: {row['error']}", err=True)
+                    continue
                 verb = "stored" if row["copied"] else "already held"
                 click.echo(f"{verb}: {row['objid']} at {row['location']} ({row['path']})")
             for objid in unsafe:
@@ -126,8 +159,9 @@ def store_command(
                     err=True,
                 )
 
-        emit(as_json, {"ok": not unsafe, "copies": rows, "unsafe": unsafe}, human)
-        if unsafe:
+        failed = [r for r in rows if r["error"]]
+        emit(as_json, {"ok": not unsafe and not failed, "copies": rows, "unsafe": unsafe}, human)
+        if unsafe or failed:
             raise SystemExit(EXIT_INVALID)
 
 
@@ -154,21 +188,27 @@ def replicate_command(
         unsafe = [
             s.objid for s in package_status(config) if not s.safe and (package is None or s.objid == package)
         ]
+        copied = [r for r in results if not r.error]
+        failed = [r for r in results if r.error]
         data = {
-            "ok": not unsafe,
-            "copies": [{"objid": r.objid, "location": r.location, "path": str(r.path)} for r in results],
+            "ok": not unsafe and not failed,
+            "copies": [{"objid": r.objid, "location": r.location, "path": str(r.path)} for r in copied],
+            "failed": [{"objid": r.objid, "location": r.location, "error": r.error} for r in failed],
             "unsafe": unsafe,
         }
 
         def human() -> None:
-            for r in results:
+            for r in copied:
                 click.echo(f"replicated: {r.objid} -> {r.location} ({r.path})")
+            for r in failed:
+                click.echo(f"NOT REPLICATED: {r.objid} -> {r.location}: {r.error}", err=True)
             click.echo(
-                f"{len(results)} new cop(ies); {len(unsafe)} package(s) below {config.min_copies} copies"
+                f"{len(copied)} new cop(ies), {len(failed)} failed; "
+                f"{len(unsafe)} package(s) below {config.min_copies} copies"
             )
 
         emit(as_json, data, human)
-        if unsafe:
+        if unsafe or failed:
             raise SystemExit(EXIT_INVALID)
 
 

@@ -22,6 +22,7 @@ import heapq
 import logging
 import os
 import stat
+import tempfile
 import threading
 import time
 import unicodedata
@@ -33,13 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .archives import scan_archive
+from .archives import ArchiveScan, scan_archive
 from .bag import read_bag_info
 from .errors import InvalidPackageError, UserInputError
 from .ledger import CopyRow, DueFile, Ledger
 from .profile import timestamp
 from .records import FaultyFile, archivematica_report, write_premis_event
-from .storage import ProgressCallback, StorageConfig, compare_with_ledger, copy_path, event_log_dir
+from .storage import (
+    ProgressCallback,
+    StorageConfig,
+    check_location,
+    compare_with_ledger,
+    copy_path,
+    event_log_dir,
+    replicate_copy,
+)
 
 __all__ = ["AuditResult", "RepairResult", "audit", "repair"]
 
@@ -101,12 +110,13 @@ def _check_batch(items: list[tuple[int, str, int, str]]) -> list[tuple[int, str,
     return [(cf, *check_file(path, size, digest)) for cf, path, size, digest in items]
 
 
-def _check_archive(path: str, form: str) -> dict[str, tuple[int, str]] | str:
-    """Every member's (size, sha256) from one streaming pass, or why the archive cannot be read."""
+def _check_archive(path: str, form: str) -> ArchiveScan | str:
+    """One streaming pass over a serialized copy (members hashed, links and damaged members
+    listed), or why the archive cannot be read at all."""
     try:
         if not os.path.lexists(path):
             return "missing"
-        return scan_archive(Path(path), form).files
+        return scan_archive(Path(path), form)
     except UserInputError as exc:
         return f"unreadable: {exc}"
 
@@ -147,9 +157,11 @@ class AuditResult:
 
     @property
     def ok(self) -> bool:
+        """True when the run found no problem."""
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report, with an Archivematica-shaped ``archivematica`` member."""
         return {
             "ok": self.ok,
             "run_id": self.run_id,
@@ -178,8 +190,8 @@ class AuditResult:
 
 
 @contextmanager
-def _audit_locks(config: StorageConfig, names: Sequence[str]) -> Iterator[None]:
-    """One audit per location at a time (a second one is refused, not queued)."""
+def _location_locks(config: StorageConfig, names: Sequence[str]) -> Iterator[None]:
+    """One audit or repair per location at a time (a second one is refused, not queued)."""
     with ExitStack() as stack:
         for name in sorted(names):
             lock_path = config.ledger_path.with_name(f".{config.ledger_path.name}.audit-{name}.lock")
@@ -187,7 +199,7 @@ def _audit_locks(config: StorageConfig, names: Sequence[str]) -> Iterator[None]:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserInputError(f"another audit of location {name!r} is running now") from None
+                raise UserInputError(f"another audit or repair of location {name!r} is running now") from None
         yield
 
 
@@ -213,21 +225,50 @@ class _Run:
         self.pending_bytes = 0
         self.last_commit = time.monotonic()
         self.result_failures: list[FaultyFile] = []
+        self.faulty_paths: set[tuple[int, str]] = set()  # (copy id, bag path) already in the notes
         self.files_checked = 0
         self.bytes_checked = 0
 
     # -- bookkeeping
 
     def copy(self, copy_id: int) -> CopyRow:
+        """The copy, registered on first use with its structure pass."""
         if copy_id not in self.copies:
-            copy = self.ledger.copy(copy_id)
-            self.copies[copy_id] = copy
-            self.objids[copy_id] = self.ledger.package_by_id(copy.package_id).objid
-            self.copy_ok[copy_id] = True
-            self.copy_notes[copy_id] = []
-            self.copy_checked[copy_id] = 0
-            self._structure(copy)
+            self._remember(copy_id)
+            self._structure(self.copies[copy_id])
         return self.copies[copy_id]
+
+    def _remember(self, copy_id: int) -> None:
+        copy = self.ledger.copy(copy_id)
+        self.copies[copy_id] = copy
+        self.objids[copy_id] = self.ledger.package_by_id(copy.package_id).objid
+        self.copy_ok[copy_id] = True
+        self.copy_notes[copy_id] = []
+        self.copy_checked[copy_id] = 0
+
+    def carry(self, resumed: Sequence[int]) -> None:
+        """Take over the failures found by the runs this one resumes (killed or bounded).
+
+        Their files are not due again in this run, so without this a failure found just before
+        a kill would be in no result, no minutes and no PREMIS event. A failure since repaired
+        (its file's outcome is 'ok' again) is not carried; a copy already registered ran its
+        structure pass in the earlier run.
+        """
+        live = {copy.id for copy in self.ledger.copies()}
+        outcomes: dict[int, dict[str, str]] = {}  # copy id -> bag path -> the file's outcome now
+        seen: set[tuple[int, str, str]] = set()
+        for run_id in resumed:
+            for copy_id, path, outcome, detail in self.ledger.run_failures(run_id):
+                if copy_id not in live or (copy_id, path, outcome) in seen:
+                    continue
+                seen.add((copy_id, path, outcome))
+                if copy_id not in outcomes:
+                    outcomes[copy_id] = {p: o for _, p, _, _, _, o in self.ledger.copy_file_states(copy_id)}
+                if outcomes[copy_id].get(path, outcome) == "ok":
+                    continue  # repaired or found good since
+                if copy_id not in self.copies:
+                    self._remember(copy_id)
+                self._fault(copy_id, path, outcome, detail, f" (found by audit run {run_id})")
 
     def record(self, cf: int | None, copy_id: int, path: str, outcome: str, detail: str, size: int) -> None:
         if cf is not None:
@@ -239,20 +280,24 @@ class _Run:
         self.pending_bytes += size
         self.pending_records.append((cf, copy_id, path, outcome, detail))
         if outcome != "ok":
-            copy = self.copies[copy_id]
-            location = self.config.location(copy.location)
-            full = (
-                str(location.path / copy.relpath / path)
-                if copy.form == "dir"
-                else f"{location.path / copy.relpath}!{path}"
-            )
-            self.result_failures.append(
-                FaultyFile(self.objids[copy_id], copy.location, location.medium, full, outcome, detail)
-            )
-            self.copy_ok[copy_id] = False
-            self.copy_notes[copy_id].append(f"{outcome}: {path}" + (f" ({detail})" if detail else ""))
+            self._fault(copy_id, path, outcome, detail)
         if len(self.pending_records) >= 512 or time.monotonic() - self.last_commit > _COMMIT_SECONDS:
             self.commit()
+
+    def _fault(self, copy_id: int, path: str, outcome: str, detail: str, origin: str = "") -> None:
+        copy = self.copies[copy_id]
+        location = self.config.location(copy.location)
+        full = (
+            str(location.path / copy.relpath / path)
+            if copy.form == "dir"
+            else f"{location.path / copy.relpath}!{path}"
+        )
+        self.result_failures.append(
+            FaultyFile(self.objids[copy_id], copy.location, location.medium, full, outcome, detail)
+        )
+        self.copy_ok[copy_id] = False
+        self.faulty_paths.add((copy_id, path))
+        self.copy_notes[copy_id].append(f"{outcome}: {path}" + (f" ({detail})" if detail else "") + origin)
 
     def commit(self) -> None:
         if self.pending_records:
@@ -330,21 +375,25 @@ class _Run:
 
     # -- archive copies: the whole copy at once
 
-    def finish_archive(self, copy: CopyRow, found: dict[str, tuple[int, str]] | str) -> None:
+    def finish_archive(self, copy: CopyRow, scan: ArchiveScan | str) -> None:
         states = self.ledger.copy_file_states(copy.id)
-        if isinstance(found, str):
-            outcome = "missing" if found == "missing" else "unreadable"
+        if isinstance(scan, str):
+            outcome = "missing" if scan == "missing" else "unreadable"
             for cf, path, _, _, last, _ in states:
                 if cf not in self.done_ids and last < self.cutoffs[copy.location]:
-                    self.record(cf, copy.id, path, outcome, found, 0)
+                    self.record(cf, copy.id, path, outcome, scan, 0)
             return
+        found = scan.files
         expected = {path: (size, digest) for _, path, size, digest, _, _ in states}
         problems = {p.where: p for p in compare_with_ledger(found, expected)}
+        damaged = dict(scan.unreadable)  # one damaged zip member does not make the others unreadable
         for cf, path, size, _, last, _ in states:
             if cf in self.done_ids or last >= self.cutoffs[copy.location]:
                 continue
             problem = problems.get(path)
-            if problem is None:
+            if path in damaged:
+                self.record(cf, copy.id, path, "unreadable", damaged.pop(path), 0)
+            elif problem is None:
                 self.record(cf, copy.id, path, "ok", "", size)
             else:
                 self.record(
@@ -358,13 +407,16 @@ class _Run:
         for where, problem in problems.items():
             if problem.rule == "extra":
                 self.record(None, copy.id, where, "extra", "member not recorded for this package", 0)
+        for where, reason in [*scan.refused, *damaged.items()]:
+            outcome = "unreadable" if where in damaged else "special-file"
+            self.record(None, copy.id, where, outcome, reason, 0)
         payload = [v for k, v in found.items() if k.startswith("data/")]
         oxum = (sum(s for s, _ in payload), len(payload))
         ledger_oxum = (
             sum(s for k, (s, _) in expected.items() if k.startswith("data/")),
             sum(1 for k in expected if k.startswith("data/")),
         )
-        if oxum != ledger_oxum:
+        if oxum != ledger_oxum and not scan.unreadable:  # a damaged member is reported already
             self.record(
                 None,
                 copy.id,
@@ -397,11 +449,11 @@ def audit(
     """
     names = list(dict.fromkeys(locations or config.locations))
     for name in names:
-        config.location(name)
+        check_location(config.location(name))  # an unmounted location is refused, not "all missing"
     started_wall = time.time()
     started = timestamp()
     deadline = time.monotonic() + max_duration if max_duration is not None else None
-    with config.open_ledger() as ledger, _audit_locks(config, names):
+    with config.open_ledger() as ledger, _location_locks(config, names):
         package_id = None
         if package is not None:
             row = ledger.package(package)
@@ -422,6 +474,7 @@ def audit(
         else:  # each location's own schedule: due when last checked longer ago than its interval
             cutoffs = {n: started_wall - config.location(n).audit_interval for n in names}
         run = _Run(config, ledger, run_id, names, cutoffs)
+        run.carry(ledger.resumed_runs(run_id))
         totals = [ledger.due_totals(n, cutoffs[n], package_id) for n in names]
         total_files, total_bytes = sum(t[0] for t in totals), sum(t[1] for t in totals)
         if max_bytes is not None:
@@ -533,25 +586,38 @@ def _drive(
 
 
 def _finish_copies(run: _Run) -> None:
-    """Copy states from this run, and one PREMIS fixity-check event per copy touched."""
+    """Copy states and one PREMIS fixity-check event per copy touched.
+
+    Both come from the ledger's per-file outcomes as well as this run's findings, so a failure
+    recorded by an earlier (killed) run is never turned back into a success.
+    """
+    failed: dict[int, bool] = {}
     with run.ledger.write() as db:
         for copy_id, copy in run.copies.items():
             bad = db.execute(
-                "SELECT COUNT(*) FROM copy_files WHERE copy_id=? AND outcome!='ok'", (copy_id,)
+                "SELECT COUNT(*) FROM copy_files WHERE copy_id=? AND outcome NOT IN ('ok', 'unchecked')",
+                (copy_id,),
             ).fetchone()[0]
-            state = "ok" if run.copy_ok[copy_id] and not bad else "damaged"
+            failed[copy_id] = bool(bad) or not run.copy_ok[copy_id]
+            state = "damaged" if failed[copy_id] else "ok"
             if not copy_path(run.config, copy).exists():
                 state = "missing"
             run.ledger.set_copy_state(db, copy_id, state)
     for copy_id, copy in run.copies.items():
-        total = len(run.ledger.copy_file_states(copy_id))
+        states = run.ledger.copy_file_states(copy_id)
+        total = len(states)
         notes = run.copy_notes[copy_id]
+        notes += [
+            f"{outcome}: {path} (recorded by an earlier audit run)"
+            for _, path, _, _, _, outcome in states
+            if outcome not in ("ok", "unchecked") and (copy_id, path) not in run.faulty_paths
+        ]
         try:
             write_premis_event(
                 event_log_dir(run.config, copy),
                 objid=run.objids[copy_id],
                 event_type="fixity check",
-                outcome="success" if run.copy_ok[copy_id] else "failure",
+                outcome="failure" if failed[copy_id] else "success",
                 detail=f"Audit run {run.run_id} of location {copy.location}: {run.copy_checked[copy_id]} of "
                 f"{total} files checked by SHA-256 against the ledger; structure, extra files and "
                 "Payload-Oxum checked",
@@ -567,14 +633,18 @@ def _finish_copies(run: _Run) -> None:
 
 @dataclass
 class RepairResult:
+    """What a repair did: the paths restored and verified, and those left without a good copy."""
+
     repaired: list[str] = field(default_factory=list)  # full paths restored and verified
     unrepairable: list[str] = field(default_factory=list)  # no good copy: left untouched
 
     @property
     def ok(self) -> bool:
+        """True when every damaged file or copy was restored."""
         return not self.unrepairable
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report of the repair."""
         return {"ok": self.ok, "repaired": self.repaired, "unrepairable": self.unrepairable}
 
 
@@ -590,37 +660,100 @@ def repair(
     The good copy's file is re-hashed now, copied to a temporary sibling while hashing, renamed
     over the damaged file only when it matches the recorded digest, then read back and verified.
     Nothing is overwritten when no copy holds a good file. Serialized copies are replaced whole
-    from a good copy of the same form.
+    from a good copy of the same form; a copy missing entirely is replicated again through the
+    staged, verified copy path. Repair holds the locks of its locations (no audit or other
+    repair runs there meanwhile) and first removes temporary files a killed repair left behind.
     """
     result = RepairResult()
-    wanted = set(locations or config.locations)
-    with config.open_ledger() as ledger:
+    wanted = sorted(set(locations or config.locations))
+    for name in wanted:
+        check_location(config.location(name))  # never repair onto an unmounted disk
+    with config.open_ledger() as ledger, _location_locks(config, wanted):
         rows = ledger.damaged_files(package)
+        package_id = None if package is None else _package_id(ledger, package)
+        touched = {
+            c.id
+            for c in ledger.copies(package_id)
+            if c.location in wanted and c.state == "damaged"  # e.g. only a leftover temp file is extra
+        }
+        touched |= {copy_id for _, copy_id, _, _, _ in rows if ledger.copy(copy_id).location in wanted}
+        for copy_id in touched:
+            _clear_repair_leftovers(config, ledger, ledger.copy(copy_id))
         done = 0
-        archives_done: set[int] = set()
-        touched: set[int] = set()
+        whole_done: set[int] = set()
         for copy_file_id, copy_id, path, size, digest in rows:
-            copy = ledger.copy(copy_id)
-            if (
-                copy.location not in wanted
-                or copy.location not in config.locations
-                or copy_id in archives_done
-            ):
+            if copy_id not in touched or copy_id in whole_done:
                 continue
+            copy = ledger.copy(copy_id)
             target_root = copy_path(config, copy)
             label = str(target_root / path) if copy.form == "dir" else str(target_root)
-            if copy.form != "dir":
-                archives_done.add(copy_id)
+            if not os.path.lexists(target_root):
+                whole_done.add(copy_id)
+                label = str(target_root)
+                ok = _replicate_again(config, ledger, copy)
+            elif copy.form != "dir":
+                whole_done.add(copy_id)
                 ok = _repair_archive(config, ledger, copy)
             else:
                 ok = _repair_file(config, ledger, copy, copy_file_id, path, size, digest)
             (result.repaired if ok else result.unrepairable).append(label)
-            touched.add(copy_id)
             done += 1
             if progress:
                 progress("repair files", done, len(rows))
-        _refresh_states(config, ledger, touched)
+        for copy_id in sorted(touched - whole_done):  # e.g. a link appended to a .tar: replace it whole
+            copy = ledger.copy(copy_id)
+            if copy.form != "dir" and copy.state == "damaged" and os.path.lexists(copy_path(config, copy)):
+                expected = {f.path: (f.size, f.sha256) for f in ledger.files(copy.package_id)}
+                if not _archive_matches(str(copy_path(config, copy)), copy.form, expected):
+                    ok = _repair_archive(config, ledger, copy)
+                    (result.repaired if ok else result.unrepairable).append(str(copy_path(config, copy)))
+        live = {c.id for c in ledger.copies()}
+        _refresh_states(config, ledger, touched & live)
     return result
+
+
+def _package_id(ledger: Ledger, objid: str) -> int:
+    row = ledger.package(objid)
+    if row is None:
+        raise UserInputError(f"{objid}: no such package in the ledger")
+    return row.id
+
+
+def _replicate_again(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> bool:
+    """A copy missing entirely: a new one through the staged, verified copy path (not file by file)."""
+    row = ledger.package_by_id(copy.package_id)
+    others = [c for c in ledger.copies(copy.package_id) if c.id != copy.id]
+    try:
+        replicate_copy(config, ledger, row, others, config.location(copy.location), None, None)
+    except (UserInputError, InvalidPackageError) as exc:
+        log.warning("%s: the missing copy cannot be replicated again: %s", copy_path(config, copy), exc)
+        return False
+    return True
+
+
+def _clear_repair_leftovers(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> None:
+    """Remove the ``.NAME.*.repair`` temporary files a killed repair left (never a recorded file)."""
+    root = copy_path(config, copy)
+    if copy.form != "dir":
+        prefix = f".{root.name}."
+        names = os.listdir(root.parent)
+        found = [root.parent / n for n in names if n.startswith(prefix) and n.endswith(".repair")]
+    elif root.is_dir() and not root.is_symlink():
+        recorded = set(ledger.copy_file_paths(copy.id))
+        found = [
+            Path(folder, name)
+            for folder, _, names in os.walk(root)
+            for name in names
+            if name.startswith(".")
+            and name.endswith(".repair")
+            and Path(folder, name).relative_to(root).as_posix() not in recorded
+        ]
+    else:
+        return
+    for path in found:
+        if path.is_file() and not path.is_symlink():
+            log.info("%s: removing a leftover of an interrupted repair", path)
+            path.unlink()
 
 
 def _sources(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> list[CopyRow]:
@@ -683,7 +816,7 @@ def _restore(root: Path, source: Path, target: Path, size: int, digest: str) -> 
     if target.is_symlink():
         target.unlink()  # a planted link is never written through
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.repair")
+    temp = _temp_beside(target)
     hasher = hashlib.sha256()
     written = 0
     try:
@@ -703,6 +836,21 @@ def _restore(root: Path, source: Path, target: Path, size: int, digest: str) -> 
     return check_file(str(target), size, digest)[0] == "ok"
 
 
+def _temp_beside(target: Path) -> Path:
+    """A new, uniquely named temporary file beside ``target``: two repairs never share one."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".repair")
+    os.close(fd)
+    return Path(name)
+
+
+def _archive_matches(path: str, form: str, expected: dict[str, tuple[int, str]]) -> bool:
+    """Whether a serialized copy holds exactly the recorded files: no link, no damaged member."""
+    scan = _check_archive(path, form)
+    if isinstance(scan, str) or scan.refused or scan.unreadable:
+        return False
+    return not compare_with_ledger(scan.files, expected)
+
+
 def _repair_archive(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> bool:
     expected = {f.path: (f.size, f.sha256) for f in ledger.files(copy.package_id)}
     target = copy_path(config, copy)
@@ -714,18 +862,16 @@ def _repair_archive(config: StorageConfig, ledger: Ledger, copy: CopyRow) -> boo
         ):
             continue
         source = copy_path(config, source_copy)
-        found = _check_archive(str(source), copy.form)
-        if isinstance(found, str) or compare_with_ledger(found, expected):
+        if not _archive_matches(str(source), copy.form, expected):
             continue
-        temp = target.with_name(f".{target.name}.repair")
+        temp = _temp_beside(target)
         try:
             with open(source, "rb") as src, open(temp, "wb") as dst:
                 while chunk := src.read(CHUNK_SIZE):
                     dst.write(chunk)
                 dst.flush()
                 os.fsync(dst.fileno())
-            check = _check_archive(str(temp), copy.form)
-            if isinstance(check, str) or compare_with_ledger(check, expected):
+            if not _archive_matches(str(temp), copy.form, expected):
                 continue
             os.replace(temp, target)
         finally:
@@ -767,6 +913,9 @@ def _refresh_states(config: StorageConfig, ledger: Ledger, copy_ids: set[int]) -
             "SELECT COUNT(*) FROM copy_files WHERE copy_id=? AND outcome!='ok'", (copy_id,)
         ).fetchone()[0]
         if bad or (copy.form == "dir" and structure_problems(config, ledger, copy)):
+            continue
+        expected = {f.path: (f.size, f.sha256) for f in ledger.files(copy.package_id)}
+        if copy.form != "dir" and not _archive_matches(str(copy_path(config, copy)), copy.form, expected):
             continue
         with ledger.write() as db:
             ledger.set_copy_state(db, copy_id, "ok")
