@@ -259,3 +259,28 @@ def test_a_callers_executor_gets_one_resubmission(fonds: tuple[Path, Path, str],
     assert all("re-run" in (i.reason or "") for i in report.items if i.status == "failed")
     rerun = build_batch(result, out, codes=codes, workers=1)
     assert (rerun.built + rerun.skipped, rerun.failed) == (4, 0)
+
+
+def test_a_corrected_catalogue_never_keeps_a_stale_package(
+    fonds: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """The OBJID follows the hồ sơ code only: a re-run after a correction must not say "skipped"."""
+    catalogue, scans, bad = fonds
+    result = import_catalogue(catalogue, scans=scans)
+    chosen = [h for h in result.hoso if h.file_code != bad][:3]
+    codes = [h.file_code for h in chosen]
+    out = tmp_path / "out"
+    assert build_batch(result, out, codes=codes, workers=1).built == 3
+    state = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    retitled, secret, same = (h.description for h in chosen)
+    assert retitled is not None and secret is not None and same is not None
+    retitled["hoso"]["title"] += " (tiêu đề đã sửa)"
+    secret["documents"][0]["mode"] = "03"  # the archivist found the document is Mật
+    again = build_batch(result, out, codes=codes, workers=1)
+    assert (again.built, again.skipped, again.failed) == (0, 1, 2)
+    reasons = {i.file_code: i.reason or "" for i in again.items if i.status == "failed"}
+    assert set(reasons) == set(codes[:2])
+    for reason in reasons.values():
+        assert "gói đã có khác với mục lục / existing package differs from the catalogue" in reason
+    assert "EAD.xml: title" in reasons[codes[0]] and ": mode" in reasons[codes[1]]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == state  # nothing overwritten
