@@ -275,7 +275,7 @@ def build_batch(
             progress("build-batch", done, total)
 
     if executor is not None:
-        _run_on_executor(jobs, executor, record)
+        _run_on_executor(jobs, executor, record, count)
     elif count <= 1:
         for job in jobs:
             record(build_one(job))
@@ -358,15 +358,17 @@ def _pool_round(
     return lost, list(pending)
 
 
-def _run_on_executor(jobs: Sequence[HosoJob], executor: Executor, record: _Record) -> None:
+def _run_on_executor(jobs: Sequence[HosoJob], executor: Executor, record: _Record, workers: int) -> None:
     """Run the jobs on the caller's executor; a job whose worker died is resubmitted once.
 
-    We cannot replace a caller's executor: if it is broken for good (a ``ProcessPoolExecutor``
-    whose worker died refuses all new work), the resubmission fails and the job is marked failed
-    with the reason; a re-run of the batch finishes it.
+    A caller's ``ProcessPoolExecutor`` whose worker died refuses all new work, and we cannot
+    repair it: the jobs it refuses go on in pools of our own (``workers`` processes, see
+    :func:`_run_in_own_pools`), so one bad hồ sơ still does not stop the batch. Any other
+    executor that refuses a resubmission gets the job marked failed with the reason.
     """
     futures = {executor.submit(build_one, job): job for job in jobs}
     retried: dict[Future[BatchItem], HosoJob] = {}
+    refused: list[HosoJob] = []
     for future in as_completed(futures):
         job = futures[future]
         try:
@@ -377,6 +379,8 @@ def _run_on_executor(jobs: Sequence[HosoJob], executor: Executor, record: _Recor
         log.warning("%s: the worker died (%s); resubmitting once", job.file_code, first)
         try:
             retried[executor.submit(build_one, job)] = job
+        except BrokenExecutor:
+            refused.append(job)
         except Exception as exc:
             record(
                 _failed(
@@ -390,7 +394,9 @@ def _run_on_executor(jobs: Sequence[HosoJob], executor: Executor, record: _Recor
         try:
             item = future.result()
         except Exception as exc:
-            item = _failed(
-                job, f"{_DIED}; lặp lại lần thứ hai (again on a second try): {type(exc).__name__}: {exc}"
-            )
+            again = f"{type(exc).__name__}: {exc}"
+            item = _failed(job, f"{_DIED}; lặp lại lần thứ hai (again on a second try): {again}")
         record(item)
+    if refused:
+        log.warning("the executor given is broken; finishing %d hồ sơ in pools of our own", len(refused))
+        _run_in_own_pools(refused, workers, record)
