@@ -14,8 +14,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -235,8 +244,9 @@ def build_batch(
     ``catalogue`` is an import result or a catalogue file (imported with ``scans``). ``codes``
     limits the batch to those hồ sơ (e.g. a selection list); None packages every valid hồ sơ.
     Work goes to ``executor`` when given, else to a pool of ``workers`` processes (None: one per
-    core; 1: in this process). Raises only for a batch that cannot start (no catalogue, no scans,
-    nothing to package).
+    core; 1: in this process). A worker that dies (crash, out of memory) fails only the hồ sơ it
+    was building: see :func:`_run_in_own_pools` and :func:`_run_on_executor`. Raises only for a
+    batch that cannot start (no catalogue, no scans, nothing to package).
     """
     started = time.monotonic()
     if not isinstance(catalogue, CatalogueImport):
@@ -254,37 +264,139 @@ def build_batch(
     if progress:
         progress("build-batch", done, total)
     count = workers if workers is not None else (os.cpu_count() or 1)
-    if executor is None and count <= 1:
+
+    def record(item: BatchItem) -> None:
+        nonlocal done
+        report.items.append(item)
+        done += 1
+        if on_item:
+            on_item(item)
+        if progress:
+            progress("build-batch", done, total)
+
+    if executor is not None:
+        _run_on_executor(jobs, executor, record, count)
+    elif count <= 1:
         for job in jobs:
-            item = build_one(job)
-            report.items.append(item)
-            done += 1
-            if on_item:
-                on_item(item)
-            if progress:
-                progress("build-batch", done, total)
+            record(build_one(job))
     else:
-        pool = executor or ProcessPoolExecutor(max_workers=count)
-        try:
-            futures: dict[Future[BatchItem], HosoJob] = {pool.submit(build_one, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    item = future.result()
-                except Exception as exc:  # the worker itself died (killed, out of memory)
-                    item = BatchItem(
-                        job.file_code, job.fonds_code, "failed", reason=f"worker: {type(exc).__name__}: {exc}"
-                    )
-                report.items.append(item)
-                done += 1
-                if on_item:
-                    on_item(item)
-                if progress:
-                    progress("build-batch", done, total)
-        finally:
-            if executor is None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        _run_in_own_pools(jobs, count, record)
     order = {code: i for i, code in enumerate(codes or [h.file_code for h in catalogue.hoso])}
     report.items.sort(key=lambda item: (item.fonds_code, order.get(item.file_code, len(order))))
     report.seconds = time.monotonic() - started
     return report
+
+
+# --- running the jobs -----------------------------------------------------------------------------
+
+_Record = Callable[[BatchItem], None]
+_DIED = "tiến trình xử lý bị dừng đột ngột (the worker process died: crash or out of memory)"
+
+
+def _failed(job: HosoJob, reason: str) -> BatchItem:
+    return BatchItem(job.file_code, job.fonds_code, "failed", reason=reason[:1000])
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool of our own (one place to make it, so a test can give it an initializer)."""
+    return ProcessPoolExecutor(max_workers=workers)
+
+
+def _run_in_own_pools(jobs: Sequence[HosoJob], workers: int, record: _Record) -> None:
+    """Run the jobs in pools of our own; a worker that dies costs only the hồ sơ it was building.
+
+    A dead worker breaks its whole pool (``BrokenProcessPool``): every job still in flight is lost
+    with it, though only one of them killed it. Those jobs are re-run one at a time, each alone in
+    a fresh pool, so an innocent one is built and the culprit, breaking a pool by itself, is marked
+    failed; the jobs not started yet go on in a fresh pool.
+    """
+    queue = list(jobs)
+    while queue:
+        lost, queue = _pool_round(queue, workers, record)
+        if lost:
+            log.warning("a worker died; re-running %d hồ sơ one at a time", len(lost))
+        for job in lost:
+            again, _ = _pool_round([job], 1, record)
+            if again:
+                record(_failed(job, f"{_DIED}; lặp lại khi chạy riêng (again when run alone)"))
+
+
+def _pool_round(
+    jobs: Sequence[HosoJob], workers: int, record: _Record
+) -> tuple[list[HosoJob], list[HosoJob]]:
+    """Run jobs in one fresh pool until done or broken: (jobs lost in the break, jobs not started).
+
+    At most ``workers`` jobs are in flight, so a break loses no more than that many.
+    """
+    pending = deque(jobs)
+    running: dict[Future[BatchItem], HosoJob] = {}
+    lost: list[HosoJob] = []
+    pool = _pool(workers)
+    try:
+        while running or (pending and not lost):
+            while pending and not lost and len(running) < workers:
+                job = pending.popleft()
+                try:
+                    running[pool.submit(build_one, job)] = job
+                except BrokenExecutor:
+                    lost.append(job)
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                try:
+                    item = future.result()
+                except BrokenExecutor:
+                    lost.append(job)
+                    continue
+                except Exception as exc:  # e.g. the job or its result could not be pickled
+                    item = _failed(job, f"worker: {type(exc).__name__}: {exc}")
+                record(item)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return lost, list(pending)
+
+
+def _run_on_executor(jobs: Sequence[HosoJob], executor: Executor, record: _Record, workers: int) -> None:
+    """Run the jobs on the caller's executor; a job whose worker died is resubmitted once.
+
+    A caller's ``ProcessPoolExecutor`` whose worker died refuses all new work, and we cannot
+    repair it: the jobs it refuses go on in pools of our own (``workers`` processes, see
+    :func:`_run_in_own_pools`), so one bad hồ sơ still does not stop the batch. Any other
+    executor that refuses a resubmission gets the job marked failed with the reason.
+    """
+    futures = {executor.submit(build_one, job): job for job in jobs}
+    retried: dict[Future[BatchItem], HosoJob] = {}
+    refused: list[HosoJob] = []
+    for future in as_completed(futures):
+        job = futures[future]
+        try:
+            record(future.result())
+            continue
+        except Exception as exc:  # build_one never raises: the worker itself died
+            first = f"{type(exc).__name__}: {exc}"
+        log.warning("%s: the worker died (%s); resubmitting once", job.file_code, first)
+        try:
+            retried[executor.submit(build_one, job)] = job
+        except BrokenExecutor:
+            refused.append(job)
+        except Exception as exc:
+            record(
+                _failed(
+                    job,
+                    f"{_DIED}: {first}; không gửi lại được, chạy lại build-batch để hoàn tất"
+                    f" (could not resubmit: {type(exc).__name__}: {exc}; re-run the batch to finish)",
+                )
+            )
+    for future in as_completed(retried):
+        job = retried[future]
+        try:
+            item = future.result()
+        except Exception as exc:
+            again = f"{type(exc).__name__}: {exc}"
+            item = _failed(job, f"{_DIED}; lặp lại lần thứ hai (again on a second try): {again}")
+        record(item)
+    if refused:
+        log.warning("the executor given is broken; finishing %d hồ sơ in pools of our own", len(refused))
+        _run_in_own_pools(refused, workers, record)

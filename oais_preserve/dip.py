@@ -72,7 +72,15 @@ from .profile import (
 from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, extracted_zip, validate, validate_package
-from .viewer import ViewerDocument, ViewerImage, ViewerPage, display_value, document_title, render_viewer
+from .viewer import (
+    ViewerDocument,
+    ViewerImage,
+    ViewerPage,
+    display_value,
+    document_title,
+    href,
+    render_viewer,
+)
 from .xmlcheck import safe_parser
 
 log = logging.getLogger(__name__)
@@ -194,7 +202,9 @@ class SourceAip:
     organization: str
     archive_code: str
     documents: tuple[SourceDocument, ...]
-    unlinked: tuple[SourceFile, ...]  # files no document links to: they follow the hồ sơ's mode
+    # Files no document links to (e.g. the whole-hồ sơ scan MÃ_HỒ_SƠ.pdf): they hold every
+    # document of the hồ sơ, so they go out only when no document is excluded (see plan_dip).
+    unlinked: tuple[SourceFile, ...]
 
     @property
     def code(self) -> str:
@@ -423,8 +433,9 @@ class PlannedDocument:
 class DipPlan:
     documents: tuple[PlannedDocument, ...]
     masters: tuple[SourceFile, ...]  # masters to derive, in order, each once
-    withheld_masters: int  # masters left out because an excluded document shares them
+    withheld_masters: int  # masters left out because they carry an excluded document
     hoso_decision: AccessDecision
+    withheld_hoso_files: int = 0  # of those, hồ sơ-level files (no document links to them)
 
     @property
     def included(self) -> list[PlannedDocument]:
@@ -436,7 +447,12 @@ class DipPlan:
 
 
 def plan_dip(source: SourceAip, documents: Sequence[int | str] | None, policy: AccessPolicy) -> DipPlan:
-    """Decide every document and master; refuses a DIP that would carry nothing."""
+    """Decide every document and master; refuses a DIP that would carry nothing.
+
+    A master goes out only if every document it carries is allowed out: a master shared with an
+    excluded document is withheld, and so is every hồ sơ-level file (one no document links to,
+    such as the whole-hồ sơ scan), which carries all the documents of the hồ sơ.
+    """
     hoso_mode = source.hoso_fields.get("mode", "03")  # no mode recorded: treat as the strictest
     hoso_decision = policy.decide(hoso_mode, None, [source.code])
     wanted = _selection(source, documents)
@@ -456,17 +472,21 @@ def plan_dip(source: SourceAip, documents: Sequence[int | str] | None, policy: A
             for f in p.document.files:
                 if f.rel not in blocked:
                     masters.setdefault(f.rel, f)
-    if hoso_decision.included and wanted is None:
-        for f in source.unlinked:
-            masters.setdefault(f.rel, f)
     withheld = len({f.rel for p in planned if p.included for f in p.document.files} & blocked)
+    withheld_hoso = 0
+    if hoso_decision.included and wanted is None:
+        if any(not p.decision.included for p in planned):
+            withheld_hoso = len({f.rel for f in source.unlinked})
+        else:
+            for f in source.unlinked:
+                masters.setdefault(f.rel, f)
     if not masters:
         if not hoso_decision.included:
             raise UserInputError(
                 f"{source.code}: hồ sơ is {hoso_decision.reason}; nothing may be disseminated"
             )
         raise UserInputError(f"{source.code}: the access policy and selection leave no file to disseminate")
-    return DipPlan(planned, tuple(masters.values()), withheld, hoso_decision)
+    return DipPlan(planned, tuple(masters.values()), withheld + withheld_hoso, hoso_decision, withheld_hoso)
 
 
 def _selection(source: SourceAip, documents: Sequence[int | str] | None) -> set[int] | None:
@@ -958,7 +978,8 @@ class _DipBuilder:
         restricted_in = [p for p in plan.included if p.decision.mode == "03"]
         outcome_note = (
             f"{len(plan.included)} documents included, {len(plan.excluded)} excluded ({excluded});"
-            f" {plan.withheld_masters} masters withheld because an excluded document shares them"
+            f" {plan.withheld_masters} masters withheld because they carry an excluded document"
+            f" ({plan.withheld_hoso_files} of them hồ sơ-level files)"
         )
         if self.policy.include_restricted:
             outcome_note += (
@@ -998,10 +1019,17 @@ class _DipBuilder:
         for p in self.plan.excluded:
             reason = p.decision.reason if p.requested else "không nằm trong yêu cầu (not requested)"
             lines.append(f"Tài liệu số thứ tự {p.document.ordinal}: {reason}")
-        if self.plan.withheld_masters:
+        shared = self.plan.withheld_masters - self.plan.withheld_hoso_files
+        if shared:
             lines.append(
-                f"{self.plan.withheld_masters} tệp dùng chung với tài liệu bị loại trừ không được đưa vào"
+                f"{shared} tệp dùng chung với tài liệu bị loại trừ không được đưa vào"
                 " (files shared with an excluded document are withheld)"
+            )
+        if self.plan.withheld_hoso_files:
+            lines.append(
+                f"{self.plan.withheld_hoso_files} tệp của cả hồ sơ (không gắn với tài liệu nào) không được"
+                " đưa vào vì chứa cả tài liệu bị loại trừ (hồ sơ-level files, e.g. the whole-hồ sơ scan,"
+                " are withheld: they contain an excluded document)"
             )
         return lines
 
@@ -1020,17 +1048,14 @@ class _DipBuilder:
                     problems.append(f"{f.name}: không tạo được bản sao truy cập ({self.failed[f.rel]})")
                 if access_copy is None:
                     continue
-                target = base + access_copy.rel
+                target = href(base + access_copy.rel)
                 access.append((target, f"Bản sao truy cập: {PurePosixPath(access_copy.rel).name}"))
                 for x in placed:
                     if x.output.role == "thumbnail":
-                        images.append(ViewerImage(base + x.rel, target, f"{f.name}"))
+                        images.append(ViewerImage(href(base + x.rel), target, f"{f.name}"))
                     elif x.output.role == "page-thumbnail":
-                        images.append(
-                            ViewerImage(
-                                base + x.rel, f"{target}#page={x.output.page}", f"Trang {x.output.page}"
-                            )
-                        )
+                        page_target = href(base + access_copy.rel, f"page={x.output.page}")
+                        images.append(ViewerImage(href(base + x.rel), page_target, f"Trang {x.output.page}"))
             docs.append(
                 ViewerDocument(
                     doc.ordinal,

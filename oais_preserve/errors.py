@@ -53,6 +53,26 @@ class DescriptionError(UserInputError):
         )
 
 
+class PackageConflictError(UserInputError):
+    """A package of the same hồ sơ is already in place and its description differs from the one given.
+
+    An archived package is never overwritten or silently kept: ``differences`` names each record
+    and field that changed (e.g. a corrected title, or a chế độ sử dụng changed from 01 to 03).
+    """
+
+    def __init__(self, path: str, differences: Sequence[str]) -> None:
+        self.path = path
+        self.differences = list(differences)
+        super().__init__(
+            f"{path}: gói đã có khác với mục lục / existing package differs from the catalogue: "
+            + "; ".join(self.differences[:5])
+            + (" …" if len(self.differences) > 5 else "")
+            + ". Gói đã lưu trữ không bị ghi đè (an archived package is never overwritten): kiểm tra"
+            " lại mục lục, hoặc chủ động chuyển gói cũ đi rồi chạy lại (check the catalogue, or move"
+            " the old package aside on purpose and re-run)"
+        )
+
+
 class InvalidPackageError(OaisPreserveError):
     """A package (bag, E-ARK folder or zip) failed validation; carries every problem found."""
 

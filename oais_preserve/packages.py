@@ -25,6 +25,8 @@ from itertools import tee, zip_longest
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from lxml import etree
+
 from . import __version__
 from .bag import PayloadEntry, encode_path, read_bag_info, write_bag_tags
 from .description import HoSo, PackageKind, load_description
@@ -37,7 +39,7 @@ from .ead import (
     hoso_values,
     render_checked,
 )
-from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
+from .errors import InvalidPackageError, PackageConflictError, Problem, UnsafePathError, UserInputError
 from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, iter_read_files, read_file
 from .identify import identifier_versions
 from .inventory import Entry, Inventory
@@ -61,7 +63,7 @@ from .qa import QaResult, premis_events
 from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
-from .xmlcheck import ead_schema
+from .xmlcheck import ead_schema, safe_parser
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +322,7 @@ def _build(
         raise UnsafePathError(f"{objid}: the package would not be written inside {dest_dir}")
     if final.exists():
         _drop_stale_lock(final)
-        return _already_built(final, objid, profile, started)
+        return _already_built(final, objid, profile, started, hoso)
     inventory_path = final.with_name(f".{final.name}.inventory")
     with (
         staged_output(final) as stage,
@@ -328,7 +330,7 @@ def _build(
         _executor(workers, executor) as pool,
     ):
         if final.exists():  # another run published it while we waited for the lock
-            return _already_built(final, objid, profile, started)
+            return _already_built(final, objid, profile, started, hoso)
         package_root = stage / "data" if profile.with_premis else stage
         ctx = _BuildContext(hoso, profile, objid, package_root, algorithms, inventory, progress, provenance)
         ctx.qa, ctx.extra_events = tuple(qa), tuple(provenance_extra)
@@ -379,14 +381,61 @@ def _timed(stage: str, func: Callable[..., object], *args: Any, **kwargs: Any) -
     log.debug("stage %s took %.3f s", stage, time.monotonic() - started)
 
 
-def _already_built(final: Path, objid: str, profile: Profile, started: float) -> BuildResult:
-    """A re-run finds the package in place: it counts only if it is complete and valid."""
+def _already_built(final: Path, objid: str, profile: Profile, started: float, hoso: HoSo) -> BuildResult:
+    """A re-run finds the package in place: it counts only if it is complete, valid and the same.
+
+    The OBJID depends only on the hồ sơ's code, so a corrected catalogue (a new title, chế độ sử
+    dụng 01 -> 03) lands on the same package: its descriptive records are compared with the ones
+    this description would give, and any difference is an error, never a silent skip.
+    """
     report = validate(final, verify=False)
     if not report.valid:
         raise InvalidPackageError(str(final), report.problems)
+    differences = description_differences(final, hoso, "AIP" if profile.package_type == "AIP" else "SIP")
+    if differences:
+        raise PackageConflictError(str(final), differences)
     return BuildResult(
         final, objid, profile.package_type, 0, 0, time.monotonic() - started, skipped=True, report=report
     )
+
+
+def description_differences(package: Path, hoso: HoSo, kind: PackageKind) -> list[str]:
+    """How the EAD records of ``package`` (a bag or package folder) differ from ``hoso``'s, as
+    ``"record: field, field"`` lines; empty when the package describes the hồ sơ as given."""
+    root = package / "data" if (package / "bagit.txt").exists() else package
+    expected = {"metadata/descriptive/EAD.xml": hoso_values(hoso, kind)}
+    for doc in hoso.documents:
+        name = document_ead_filename(hoso, doc, kind)
+        expected[f"{REP_DIR}/metadata/descriptive/{name}"] = document_values(hoso, doc, kind)
+    present = {"metadata/descriptive/EAD.xml"} | {
+        f"{REP_DIR}/metadata/descriptive/{p.name}"
+        for p in (root / REP_DIR / "metadata" / "descriptive").glob("EAD_*.xml")
+    }
+    differences = []
+    for rel in sorted(expected.keys() | present):
+        name = PurePosixPath(rel).name
+        if rel not in expected:
+            differences.append(f"{name}: không còn trong mục lục (no longer in the catalogue)")
+        elif rel not in present or not (root / rel).is_file():
+            differences.append(f"{name}: chưa có trong gói (not in the package)")
+        else:
+            recorded = _record_fields(root / rel)
+            wanted = {field: value.strip() for field, value in expected[rel]}
+            changed = [
+                f for f in dict.fromkeys([*wanted, *recorded]) if wanted.get(f, "") != recorded.get(f, "")
+            ]
+            if changed:
+                differences.append(f"{name}: {', '.join(changed)}")
+    return differences
+
+
+def _record_fields(path: Path) -> dict[str, str]:
+    doc = etree.parse(str(path), safe_parser())
+    return {
+        etree.QName(child).localname: (child.text or "").strip()
+        for child in doc.getroot()
+        if isinstance(child.tag, str)
+    }
 
 
 def _bag_info(hoso: HoSo, objid: str, profile: Profile) -> dict[str, str]:

@@ -14,15 +14,26 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from .codes import CODE_LISTS
 from .schemas import SCHEMA_DIR
 
 
+def href(path: str, fragment: str | None = None) -> str:
+    """A relative link to ``path`` (a POSIX path relative to the viewer page), percent-encoded.
+
+    File names may hold ``#``, ``%``, ``?``, spaces or Vietnamese letters (``Tờ trình #5.pdf``):
+    unencoded, a browser would cut the link at ``#`` or misread ``%``. Only ``/`` stays as it is.
+    """
+    link = quote(path, safe="/")  # UTF-8 bytes of the name as written, so the link finds the file
+    return f"{link}#{fragment}" if fragment else link
+
+
 @dataclass(frozen=True)
 class ViewerImage:
-    thumbnail: str  # href relative to the viewer page
-    target: str  # what the thumbnail opens (access copy, or the PDF at that page)
+    thumbnail: str  # URL relative to the viewer page, percent-encoded (see href)
+    target: str  # what the thumbnail opens (access copy, or the PDF at that page), as a URL
     caption: str
 
 
@@ -34,7 +45,7 @@ class ViewerDocument:
     title: str
     fields: Mapping[str, str]
     images: Sequence[ViewerImage]
-    access_files: Sequence[tuple[str, str]]  # (href, label)
+    access_files: Sequence[tuple[str, str]]  # (URL as from href(), label)
     problems: Sequence[str] = ()
 
 

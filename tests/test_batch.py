@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +21,7 @@ from lxml import etree
 
 from oais_preserve import build_batch, import_catalogue, validate
 from oais_preserve.cli import main
+from oais_preserve.qa import QaJob, QaResult
 from oais_preserve.samples_catalogue import generate_catalogue
 
 from .conftest import run_bagit_validator, run_eark_validator
@@ -172,3 +178,110 @@ def test_cli_batch_on_a_dask_cluster_matches_the_local_run(
     assert len(_packages(tmp_path / "dask")) == 3 and not _leftovers(tmp_path / "dask")
     for package in _packages(tmp_path / "dask"):
         assert validate(package).valid
+
+
+def _die_on(code: str) -> None:
+    """Pool initializer (test only): the worker dies on hồ sơ ``code``, as on a segfault or OOM kill."""
+    from oais_preserve import batch
+
+    real = batch.check_job
+
+    def check(job: QaJob) -> QaResult:
+        if job.file_code == code:
+            os._exit(9)
+        return real(job)
+
+    batch.check_job = check
+
+
+def _dying_pool(code: str) -> Callable[[int], ProcessPoolExecutor]:
+    # fork: the children inherit this module, so the initializer needs no import by name
+    context = multiprocessing.get_context("fork")
+    return lambda workers: ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_die_on, initargs=(code,)
+    )
+
+
+def test_a_worker_that_dies_fails_only_its_own_hoso(
+    fonds: tuple[Path, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogue, scans, bad = fonds
+    result = import_catalogue(catalogue, scans=scans)
+    codes = [h.file_code for h in result.hoso if h.file_code != bad][:7]
+    crasher = codes[2]
+    monkeypatch.setattr("oais_preserve.batch._pool", _dying_pool(crasher))
+    out = tmp_path / "out"
+    report = build_batch(result, out, codes=codes, workers=2)
+    assert (report.built, report.failed) == (6, 1), [(i.file_code, i.reason) for i in report.items]
+    failed = next(i for i in report.items if i.status == "failed")
+    assert failed.file_code == crasher
+    assert "worker process died" in (failed.reason or "") and "alone" in (failed.reason or "")
+    packages = _packages(out)
+    assert len(packages) == 6 and _leftovers(out) == []
+    assert all(validate(p, verify=False).valid for p in packages)
+
+
+class _FlakyExecutor(ThreadPoolExecutor):
+    """A caller's executor that loses the worker on the first try of ``flaky``, every try of ``fatal``."""
+
+    def __init__(self, flaky: str, fatal: str) -> None:
+        super().__init__(max_workers=2)
+        self.flaky, self.fatal = flaky, fatal
+        self.tries: Counter[str] = Counter()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        code = args[0].file_code
+        self.tries[code] += 1
+        if code == self.fatal or (code == self.flaky and self.tries[code] == 1):
+            lost: Future[Any] = Future()
+            lost.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            return lost
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_callers_executor_gets_one_resubmission(
+    fonds: tuple[Path, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogue, scans, bad = fonds
+    result = import_catalogue(catalogue, scans=scans)
+    codes = [h.file_code for h in result.hoso if h.file_code != bad][:4]
+    with _FlakyExecutor(flaky=codes[0], fatal=codes[1]) as flaky:
+        report = build_batch(result, tmp_path / "flaky", codes=codes, executor=flaky)
+    assert (report.built, report.failed) == (3, 1)
+    assert flaky.tries[codes[0]] == flaky.tries[codes[1]] == 2 and flaky.tries[codes[2]] == 1
+    failed = next(i for i in report.items if i.status == "failed")
+    assert failed.file_code == codes[1] and "second try" in (failed.reason or "")
+    # A caller's ProcessPoolExecutor refuses all work once a worker died: what it refuses goes on
+    # in pools of our own (dying on the same hồ sơ here), so only the culprit fails.
+    monkeypatch.setattr("oais_preserve.batch._pool", _dying_pool(codes[1]))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_die_on, initargs=(codes[1],)) as pool:
+        report = build_batch(result, tmp_path / "broken", codes=codes, executor=pool)
+    assert (report.built, report.failed) == (3, 1), [(i.file_code, i.reason) for i in report.items]
+    failed = next(i for i in report.items if i.status == "failed")
+    assert failed.file_code == codes[1] and "alone" in (failed.reason or "")
+
+
+def test_a_corrected_catalogue_never_keeps_a_stale_package(
+    fonds: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """The OBJID follows the hồ sơ code only: a re-run after a correction must not say "skipped"."""
+    catalogue, scans, bad = fonds
+    result = import_catalogue(catalogue, scans=scans)
+    chosen = [h for h in result.hoso if h.file_code != bad][:3]
+    codes = [h.file_code for h in chosen]
+    out = tmp_path / "out"
+    assert build_batch(result, out, codes=codes, workers=1).built == 3
+    state = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    retitled, secret, same = (h.description for h in chosen)
+    assert retitled is not None and secret is not None and same is not None
+    retitled["hoso"]["title"] += " (tiêu đề đã sửa)"
+    secret["documents"][0]["mode"] = "03"  # the archivist found the document is Mật
+    again = build_batch(result, out, codes=codes, workers=1)
+    assert (again.built, again.skipped, again.failed) == (0, 1, 2)
+    reasons = {i.file_code: i.reason or "" for i in again.items if i.status == "failed"}
+    assert set(reasons) == set(codes[:2])
+    for reason in reasons.values():
+        assert "gói đã có khác với mục lục / existing package differs from the catalogue" in reason
+    assert "EAD.xml: title" in reasons[codes[0]] and ": mode" in reasons[codes[1]]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == state  # nothing overwritten

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 import pyvips
@@ -22,6 +24,7 @@ from oais_preserve.cli import main
 from oais_preserve.dip import read_aip
 from oais_preserve.errors import UserInputError
 from oais_preserve.profile import NS_CSIP, NS_METS, NS_PREMIS
+from oais_preserve.viewer import ViewerDocument, ViewerImage, ViewerPage, href, render_viewer
 from oais_preserve.xmlcheck import mets_schema, premis_schema
 
 from .conftest import REPO, run_eark_validator
@@ -44,7 +47,11 @@ def _mixed_description(sample_fonds: tuple[Path, list[Path]]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def aips(sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One public AIP, and one where document 2 is Mật (03) and document 3 is conditional (02)."""
+    """One public AIP, and one where document 2 is Mật (03) and document 3 is conditional (02).
+
+    The restricted one also has a hồ sơ-level file (the whole-hồ sơ scan ``MÃ_HỒ_SƠ.pdf``, linked
+    to no document) that holds document 2's content, as a scan of the whole hồ sơ does.
+    """
     scans, _ = sample_fonds
     base = _mixed_description(sample_fonds)
     out = tmp_path_factory.mktemp("dip-aips")
@@ -52,12 +59,32 @@ def aips(sample_fonds: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPat
     restricted_desc = json.loads(json.dumps(base))
     restricted_desc["documents"][1]["mode"] = "03"
     restricted_desc["documents"][2]["mode"] = "02"
-    restricted = build_aip(restricted_desc, scans, out / "restricted", workers=1)
+    restricted_scans = out / "restricted-scans"
+    shutil.copytree(scans, restricted_scans)
+    secret_master = restricted_desc["documents"][1]["files"][0]
+    assert secret_master.endswith(".pdf")
+    whole = f"{restricted_desc['hoso']['fileCode']}.pdf"
+    on_disk = next(
+        p for p in restricted_scans.iterdir() if unicodedata.normalize("NFC", p.name) == secret_master
+    )
+    shutil.copyfile(on_disk, restricted_scans / whole)
+    restricted_desc["hoso"]["files"] = [whole]
+    # A master whose name needs URL encoding (#, &, space, Vietnamese): the viewer must still link
+    # it. ("%" is covered by the unit test: the AIP's METS refuses it in an xlink:href today.)
+    first = restricted_desc["documents"][0]["files"][0]
+    awkward = f"{first.split('_', 1)[0]}_Tờ trình #5 & phụ lục{Path(first).suffix}"
+    next(p for p in restricted_scans.iterdir() if unicodedata.normalize("NFC", p.name) == first).rename(
+        restricted_scans / awkward
+    )
+    restricted_desc["documents"][0]["files"] = [awkward]
+    restricted = build_aip(restricted_desc, restricted_scans, out / "restricted", workers=1)
     return {
         "public": public.path,
         "restricted": restricted.path,
         "description": restricted_desc,
-        "scans": scans,
+        "scans": restricted_scans,  # the scans of the restricted AIP
+        "whole": whole,
+        "awkward": awkward,
     }
 
 
@@ -171,6 +198,19 @@ def test_access_policy_refuses_what_it_cannot_honour() -> None:
         AccessPolicy(overrides={"7": "maybe"})
 
 
+def test_viewer_links_are_percent_encoded_then_html_escaped() -> None:
+    name = "../representations/rep1/data/H1.1_Tờ trình #5 & 100%.pdf"
+    link = href(name, "page=2")
+    assert link == (
+        "../representations/rep1/data/H1.1_T%E1%BB%9D%20tr%C3%ACnh%20%235%20%26%20100%25.pdf#page=2"
+    )
+    assert unquote(link.partition("#")[0]) == name
+    doc = ViewerDocument(1, "H1.1", "doc", "Tờ trình", {}, [ViewerImage(href("a b&c.jpg"), link, "x")], [])
+    page = ViewerPage("T", "H1", "urn:d", "urn:a", "2026", "Org", "P", {}, [doc])
+    html = render_viewer(page).decode()
+    assert f'href="{link}"' in html and 'src="a%20b%26c.jpg"' in html
+
+
 def _leak_markers(aips: dict[str, Any], ordinal: int) -> dict[str, bytes]:
     """Everything that identifies document ``ordinal``: codes, names, digest and content."""
     source = read_aip(aips["restricted"] / "data")
@@ -196,6 +236,10 @@ def test_restricted_and_conditional_documents_never_appear_in_the_dip(
     result = build_dip(aips["restricted"], tmp_path / "dip", workers=2)
     assert result.documents_excluded == 2
     secret, conditional = _leak_markers(aips, 2), _leak_markers(aips, 3)
+    # The whole-hồ sơ scan holds document 2 too: neither it nor a derivative of it may go out.
+    whole = next(f for f in read_aip(aips["restricted"] / "data").unlinked if f.name == aips["whole"])
+    secret["whole-sha256"] = whole.sha256.encode()
+    derived_from_whole = re.compile(re.escape(Path(whole.name).stem) + r"(\.p\d{4})?\.(pdf|jpg)")
     files = _all_files(result.path)
     assert len(files) > 20
     for path in files:
@@ -205,12 +249,14 @@ def test_restricted_and_conditional_documents_never_appear_in_the_dip(
                 f"{path.relative_to(result.path)} carries the excluded document's {what}"
             )
         assert unicodedata.normalize("NFC", path.name).encode() not in (secret["name"], conditional["name"])
+        assert not derived_from_whole.fullmatch(path.name), f"{path}: made from the whole-hồ sơ scan"
     # Listed, never silently dropped: by position and reason only.
     summary = (result.path / "documentation/thong-tin-goi.txt").read_text(encoding="utf-8")
     viewer = (result.path / "documentation/index.html").read_text(encoding="utf-8")
     for text in (summary, viewer):
         assert "Tài liệu số thứ tự 2: chế độ sử dụng 03 Mật" in text
         assert "Tài liệu số thứ tự 3: chế độ sử dụng 02 Sử dụng có điều kiện" in text
+        assert "1 tệp của cả hồ sơ (không gắn với tài liệu nào) không được đưa vào" in text
     assert run_eark_validator(result.path).returncode == 0
     assert validate(result.path).valid
 
@@ -227,6 +273,9 @@ def test_include_restricted_is_explicit_and_recorded_in_premis(aips: dict[str, A
     policy = AccessPolicy(include_restricted=True, note="Giám đốc Trung tâm cho phép, QĐ số 12/QĐ-TTLT")
     result = build_dip(aips["restricted"], tmp_path / "c", policy=policy, workers=1)
     assert result.documents_excluded == 0
+    # Nothing is excluded, so the whole-hồ sơ scan goes out too.
+    whole_stem = Path(aips["whole"]).stem
+    assert (result.path / f"representations/rep1/data/{whole_stem}.pdf").is_file()
     premis = etree.parse(str(result.path / "metadata/preservation/PREMIS.xml"))
     event = next(
         e
@@ -373,10 +422,17 @@ def test_viewer_renders_documents_and_thumbnails_in_headless_chromium(
             assert any(t.startswith(f"{doc.ordinal}. ") for t in titles)
     assert html.findtext(".//h1") == source.title
     assert html.get("lang") == "vi"
-    # Every link leads to a file inside the DIP: nothing on a network.
-    for link in html.iterfind(".//a"):
-        href = link.get("href").split("#")[0]
-        assert "://" not in href and (result.path / "documentation" / href).resolve().is_file()
+    # Every link and thumbnail leads to a file inside the DIP (nothing on a network), percent-encoded
+    # so that a name with "#", "%" or a space still works (the thumbnails rendered, checked above).
+    targets = [a.get("href") for a in html.iterfind(".//a")] + [i.get("src") for i in html.iterfind(".//img")]
+    for target in targets:
+        path, _sep, fragment = target.partition("#")
+        assert "://" not in path and " " not in path and (fragment == "" or fragment.startswith("page="))
+        assert (result.path / "documentation" / unquote(path)).resolve().is_file(), target
+    awkward = quote(Path(aips["awkward"]).stem)
+    assert awkward.endswith("%20%235%20%26%20ph%E1%BB%A5%20l%E1%BB%A5c")
+    assert f"../representations/rep1/data/{awkward}.pdf" in targets
+    assert f"../representations/rep1/data/thumbnails/{awkward}.p0001.jpg" in targets
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "dip-viewer.png"
     shot.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from oais_preserve import build_aip, build_sip, export_zip, ingest, validate
-from oais_preserve.errors import DescriptionError, InvalidPackageError, UnsafePathError
+from oais_preserve.errors import DescriptionError, InvalidPackageError, PackageConflictError, UnsafePathError
 
 from .conftest import run_bagit_validator, run_eark_validator, shared_or_skip
 
@@ -184,6 +184,17 @@ def test_rerun_finds_the_package_complete(
     scans, descriptions = sample_fonds
     again = build_aip(descriptions[0], scans, built["aip"][0].parent, workers=1)
     assert again.skipped and again.path == built["aip"][0]
+    # A corrected description lands on the same OBJID: it is refused, never silently skipped.
+    before = tree_state(built["aip"][0])
+    corrected = json.loads(descriptions[0].read_text(encoding="utf-8"))
+    corrected["hoso"]["title"] += " (đã sửa)"
+    corrected["documents"][1]["mode"] = "03"
+    with pytest.raises(PackageConflictError, match="existing package differs from the catalogue") as caught:
+        build_aip(corrected, scans, built["aip"][0].parent, workers=1)
+    first, second = caught.value.differences
+    assert first == "EAD.xml: title"
+    assert second.startswith("EAD_doc_") and second.endswith(": mode")
+    assert tree_state(built["aip"][0]) == before
 
 
 def test_export_zip_has_one_root_and_validates(built: dict[str, list[Path]], tmp_path: Path) -> None:
