@@ -44,7 +44,15 @@ from .derivatives import (
 from .ead import ead_schema_files
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import FileJob, read_file
-from .mets import DocumentLink, MdRef, MetsAgent, MetsFile, write_package_mets, write_representation_mets
+from .mets import (
+    DocumentLink,
+    MdRef,
+    MetsAgent,
+    MetsFile,
+    package_agents,
+    write_package_mets,
+    write_representation_mets,
+)
 from .metsread import MetsModel, read_mets
 from .premis import (
     Agent,
@@ -56,6 +64,8 @@ from .premis import (
     Identifier,
     PremisWriter,
     Relationship,
+    organization_agent,
+    tool_agent,
 )
 from .profile import (
     DIP_HOSO,
@@ -720,30 +730,13 @@ class _DipBuilder:
 
     def _mets_agents(self) -> list[MetsAgent]:
         s = self.source
-        return [
-            MetsAgent(
-                "CREATOR",
-                "OTHER",
-                SOFTWARE_NAME,
-                other_type="SOFTWARE",
-                note=__version__,
-                note_type="SOFTWARE VERSION",
-            ),
-            MetsAgent(
-                "ARCHIVIST",
-                "ORGANIZATION",
-                s.fonds_name or s.fonds_code,
-                note=s.fonds_code or None,
-                note_type="IDENTIFICATIONCODE",
-            ),
-            MetsAgent(
-                "PRESERVATION",
-                "ORGANIZATION",
-                s.organization or s.archive_code,
-                note=s.archive_code or None,
-                note_type="IDENTIFICATIONCODE",
-            ),
-        ]
+        return package_agents(
+            software_version=__version__,
+            fonds_name=s.fonds_name,
+            fonds_code=s.fonds_code,
+            organization=s.organization,
+            archive_code=s.archive_code,
+        )
 
     def _document_records(self) -> tuple[list[MdRef], list[DocumentLink]]:
         refs: list[MdRef] = []
@@ -793,35 +786,20 @@ class _DipBuilder:
 
     # PREMIS ----------------------------------------------------------------------------------
     def _agents(self) -> dict[str, Agent]:
-        s = self.source
+        s, tools = self.source, self.tools
         return {
-            "software": Agent(
-                Identifier("local", f"{SOFTWARE_NAME}-{__version__}"),
-                SOFTWARE_NAME,
-                "software",
-                __version__,
-                note="TT05 / E-ARK DIP builder",
-            ),
-            "libvips": Agent(
-                Identifier("local", f"libvips-{self.tools['libvips']}"),
-                "libvips",
-                "software",
-                self.tools["libvips"],
-                note=f"image processing, through pyvips {self.tools['pyvips']}",
+            "software": tool_agent(SOFTWARE_NAME, __version__, "TT05 / E-ARK DIP builder"),
+            "libvips": tool_agent(
+                "libvips", tools["libvips"], f"image processing, through pyvips {tools['pyvips']}"
             ),
             "pdfium": Agent(
-                Identifier("local", f"pdfium-{self.tools['pdfium']}"),
+                Identifier("local", f"pdfium-{tools['pdfium']}"),
                 "PDFium",
                 "software",
-                self.tools["pdfium"],
-                note=f"PDF page rendering, through pypdfium2 {self.tools['pypdfium2']}",
+                tools["pdfium"],
+                note=f"PDF page rendering, through pypdfium2 {tools['pypdfium2']}",
             ),
-            "org": Agent(
-                Identifier("local", s.archive_code or s.organization or "archive"),
-                s.organization or s.archive_code,
-                "organization",
-                note=f"Mã cơ quan lưu trữ: {s.archive_code}",
-            ),
+            "org": organization_agent(s.archive_code, s.organization),
         }
 
     def _rep_premis(self) -> MdRef:

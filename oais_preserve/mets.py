@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from lxml import etree
 
-from .profile import METS_NSMAP, NS_CSIP, NS_METS, NS_SIP, NS_XLINK, Profile, new_id
+from .profile import METS_NSMAP, NS_CSIP, NS_METS, NS_SIP, NS_XLINK, SOFTWARE_NAME, Profile, new_id
 from .xmlstream import XmlStream, attr, start_tag
 
 _M = f"{{{NS_METS}}}"
@@ -43,6 +43,37 @@ class MetsAgent:
     other_type: str | None = None  # "SOFTWARE" for the creating software
     note: str | None = None
     note_type: str | None = None  # csip:NOTETYPE: "SOFTWARE VERSION" or "IDENTIFICATIONCODE"
+
+
+def package_agents(
+    *, software_version: str, fonds_name: str, fonds_code: str, organization: str, archive_code: str
+) -> list[MetsAgent]:
+    """The METS agents of every package we write: this software (CREATOR), the fonds
+    (ARCHIVIST) and the archive keeping it (PRESERVATION), each with its identification code."""
+    return [
+        MetsAgent(
+            "CREATOR",
+            "OTHER",
+            SOFTWARE_NAME,
+            other_type="SOFTWARE",
+            note=software_version,
+            note_type="SOFTWARE VERSION",
+        ),
+        MetsAgent(
+            "ARCHIVIST",
+            "ORGANIZATION",
+            fonds_name or fonds_code,
+            note=fonds_code or None,
+            note_type="IDENTIFICATIONCODE",
+        ),
+        MetsAgent(
+            "PRESERVATION",
+            "ORGANIZATION",
+            organization or archive_code,
+            note=archive_code or None,
+            note_type="IDENTIFICATIONCODE",
+        ),
+    ]
 
 
 @dataclass(frozen=True)

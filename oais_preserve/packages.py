@@ -43,8 +43,27 @@ from .errors import InvalidPackageError, PackageConflictError, Problem, UnsafePa
 from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, iter_read_files, read_file
 from .identify import identifier_versions
 from .inventory import Entry, Inventory
-from .mets import DocumentLink, MdRef, MetsAgent, MetsFile, write_package_mets, write_representation_mets
-from .premis import Agent, EntityObject, Event, FileFormat, FileObject, Identifier, PremisWriter, Relationship
+from .mets import (
+    DocumentLink,
+    MdRef,
+    MetsAgent,
+    MetsFile,
+    package_agents,
+    write_package_mets,
+    write_representation_mets,
+)
+from .premis import (
+    Agent,
+    EntityObject,
+    Event,
+    FileFormat,
+    FileObject,
+    Identifier,
+    PremisWriter,
+    Relationship,
+    organization_agent,
+    tool_agent,
+)
 from .profile import (
     OFFICIAL_XSDS,
     PREMIS_XSD,
@@ -631,56 +650,22 @@ class _BuildContext:
 
     def _mets_agents(self) -> list[MetsAgent]:
         hoso = self.hoso
-        return [
-            MetsAgent(
-                "CREATOR",
-                "OTHER",
-                SOFTWARE_NAME,
-                other_type="SOFTWARE",
-                note=__version__,
-                note_type="SOFTWARE VERSION",
-            ),
-            MetsAgent(
-                "ARCHIVIST",
-                "ORGANIZATION",
-                hoso.fonds_name or hoso.fonds_code,
-                note=hoso.fonds_code,
-                note_type="IDENTIFICATIONCODE",
-            ),
-            MetsAgent(
-                "PRESERVATION",
-                "ORGANIZATION",
-                hoso.organization,
-                note=hoso.archive_code,
-                note_type="IDENTIFICATIONCODE",
-            ),
-        ]
+        return package_agents(
+            software_version=__version__,
+            fonds_name=hoso.fonds_name,
+            fonds_code=hoso.fonds_code,
+            organization=hoso.organization,
+            archive_code=hoso.archive_code,
+        )
 
     # PREMIS ----------------------------------------------------------------------------------
     def _agents(self) -> dict[str, Agent]:
         hoso = self.hoso
-        tool = identifier_versions()
+        fido, signatures = identifier_versions()
         agents = {
-            "software": Agent(
-                Identifier("local", f"{SOFTWARE_NAME}-{__version__}"),
-                SOFTWARE_NAME,
-                "software",
-                __version__,
-                note="TT05 / E-ARK packager",
-            ),
-            "fido": Agent(
-                Identifier("local", f"fido-{tool[0]}"),
-                "fido",
-                "software",
-                tool[0],
-                note=f"signatures: {tool[1]}",
-            ),
-            "org": Agent(
-                Identifier("local", hoso.archive_code or hoso.organization),
-                hoso.organization,
-                "organization",
-                note=f"Mã cơ quan lưu trữ: {hoso.archive_code}",
-            ),
+            "software": tool_agent(SOFTWARE_NAME, __version__, "TT05 / E-ARK packager"),
+            "fido": tool_agent("fido", fido, f"signatures: {signatures}"),
+            "org": organization_agent(hoso.archive_code, hoso.organization),
         }
         digitizer = hoso.digitized_by
         if digitizer and digitizer != hoso.organization:

@@ -41,6 +41,21 @@ class Agent:
     note: str | None = None
 
 
+def tool_agent(name: str, version: str, note: str) -> Agent:
+    """A software agent identified by its name and version (``local`` identifier ``name-version``)."""
+    return Agent(Identifier("local", f"{name}-{version}"), name, "software", version, note=note)
+
+
+def organization_agent(archive_code: str, organization: str) -> Agent:
+    """The archive as an agent, identified by its mã cơ quan lưu trữ (or its name without one)."""
+    return Agent(
+        Identifier("local", archive_code or organization or "archive"),
+        organization or archive_code,
+        "organization",
+        note=f"Mã cơ quan lưu trữ: {archive_code}",
+    )
+
+
 @dataclass(frozen=True)
 class Event:
     identifier: Identifier
