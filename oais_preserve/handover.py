@@ -45,12 +45,16 @@ from .staging import exclusive_lock, fsync_dir
 from .statistics import (
     COLUMNS,
     COUNT_KEYS,
+    DECLARED_KEYS,
+    JSON_ONLY,
+    STATISTICS_VERSION,
+    UNKNOWN,
     FondsRecord,
     FondsStatistics,
     PackageFacts,
     fonds_statistics,
     read_package_facts,
-    read_statistics_xlsx,
+    read_statistics_workbook,
     write_statistics_csv,
     write_statistics_json,
     write_statistics_xlsx,
@@ -1206,7 +1210,7 @@ def _verify_bag(
     packages = _received_packages(root)
     paths = [path for _rel, path in packages]
     reports = _audit_each(audit, paths, pool)
-    facts: list[PackageFacts] = []
+    facts: dict[str, PackageFacts] = {}
     for (rel, path), report in zip(packages, reports, strict=True):
         entry: dict[str, Any] = {"name": rel, "valid": report.valid, "objid": report.objid}
         for problem in report.problems:
@@ -1216,15 +1220,18 @@ def _verify_bag(
         except (InvalidPackageError, UserInputError) as exc:
             receipt.add(rel, f"cannot read the package's metadata: {exc}", rule="aip")
         else:
-            facts.append(fact)
+            facts[rel] = fact
             if fact.fonds_code != receipt.fonds_code:
                 receipt.add(rel, f"AIP of another fonds ({fact.fonds_code})", fact.objid, "fonds")
             entry.update(arc_file_code=fact.arc_file_code, title=fact.title, bytes=fact.bytes)
         receipt.packages.append(entry)
-    stats = fonds_statistics(facts)
+    stats = fonds_statistics(facts.values())
     receipt.statistics = stats[0] if len(stats) == 1 else None
+    record = _read_record(root, receipt)
+    _check_bag_info(info, packages, receipt.statistics, record, receipt)
     _compare_statistics(root, stats, receipt)
-    _compare_record(root, packages, receipt)
+    if record is not None:
+        _compare_record(root, record, packages, facts, receipt.statistics, receipt)
 
 
 def _check_profile(root: Path, tar_path: Path, receipt: HandoverReceipt) -> None:
@@ -1262,57 +1269,242 @@ def _received_packages(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
-    """Each form of the statistics list against the counts taken from the packages received."""
-    expected = {row.fonds_code: row.to_dict() for row in actual}
-    base = root / STATISTICS_BASE
-    forms: dict[str, list[dict[str, Any]] | None] = {}
+def _received_format(packages: Sequence[tuple[str, Path]]) -> str | None:
+    """ "zip" or "bag" as the packages actually received are; None when mixed or none."""
+    forms = {"zip" if path.is_file() else "bag" for _rel, path in packages}
+    return forms.pop() if len(forms) == 1 else None
+
+
+def _check_bag_info(
+    info: Mapping[str, str],
+    packages: Sequence[tuple[str, Path]],
+    stats: FondsStatistics | None,
+    record: Mapping[str, Any] | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """What bag-info.txt states about the content against the content itself."""
+
+    def differs(label: str, stated: str | None, found: object, what: str) -> None:
+        receipt.add(
+            f"bag-info.txt: {label}",
+            f"bag-info ghi {stated}, {what} {found} / bag-info states {stated}, {what} {found}",
+            stated,
+            "bag-info",
+        )
+
+    count = info.get("Handover-Package-Count")
+    if count != str(len(packages)):
+        differs("Handover-Package-Count", count, len(packages), "packages received:")
+    stated_format = info.get("Handover-Package-Format")
+    received = _received_format(packages)
+    if stated_format not in ("zip", "bag"):
+        differs("Handover-Package-Format", stated_format, "zip or bag", "allowed:")
+    elif received is not None and stated_format != received:
+        differs("Handover-Package-Format", stated_format, received, "packages received are")
+    if record is not None and stated_format != record.get("package_format"):
+        differs("Handover-Package-Format", stated_format, record.get("package_format"), "the record states")
+    if stats is not None and info.get("Fonds-Name") != stats.fonds_name:
+        differs("Fonds-Name", info.get("Fonds-Name"), stats.fonds_name, "the packages received name")
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _canonical(value: object) -> object:
+    """A cell value as the CSV and xlsx forms hold it, made comparable (numbers as numbers)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", UNKNOWN):
+            return None
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if re.fullmatch(r"-?\d+\.\d*", text):
+            value = float(text)
+        else:
+            return text
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _same(stated: object, expected: object, form: str) -> bool:
+    if form == "json":  # JSON keeps types: "30" is not 30 (30.0 is)
+        numbers = {type(stated), type(expected)} <= {int, float}
+        return stated == expected and (type(stated) is type(expected) or numbers)
+    return _canonical(stated) == _canonical(expected)
+
+
+def _read_statistics_forms(
+    base: Path, receipt: HandoverReceipt
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any] | None]:
+    """Each readable form of the statistics list (json, csv, xlsx), and the workbook's totals row."""
+    forms: dict[str, list[dict[str, Any]]] = {}
+    totals = None
+
+    def unreadable(form: str, exc: Exception) -> None:
+        receipt.add(f"{STATISTICS_BASE}.{form}", f"cannot read the statistics list: {exc}", rule="statistics")
+
     try:
-        forms["json"] = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))["fonds"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        receipt.add(f"{STATISTICS_BASE}.json", f"cannot read the statistics list: {exc}", rule="statistics")
-    try:
-        forms["xlsx"] = read_statistics_xlsx(base.with_suffix(".xlsx"))
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        receipt.add(f"{STATISTICS_BASE}.xlsx", f"cannot read the statistics list: {exc}", rule="statistics")
+        data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+        if data.get("schema") != STATISTICS_VERSION:
+            raise ValueError(f"schema {data.get('schema')!r}, expected {STATISTICS_VERSION!r}")
+        rows = data["fonds"]
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ValueError("'fonds' must be a list of objects")
+        forms["json"] = rows
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        unreadable("json", exc)
     try:
         csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
         forms["csv"] = _csv_rows(csv_text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        receipt.add(f"{STATISTICS_BASE}.csv", f"cannot read the statistics list: {exc}", rule="statistics")
+        unreadable("csv", exc)
+    try:
+        forms["xlsx"], totals = read_statistics_workbook(base.with_suffix(".xlsx"))
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        unreadable("xlsx", exc)
+    return forms, totals
+
+
+def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
+    """Every column of each form of the statistics list against the packages received.
+
+    Columns computed from the packages (counts, names, date range, hồ sơ codes) are compared with
+    the same figures computed here; the columns the sender's fonds record states
+    (:data:`DECLARED_KEYS`) cannot be recomputed, so the CSV and xlsx forms must agree with the
+    JSON form on them.
+    """
+    expected = {row.fonds_code: row.to_dict() for row in actual}
+    forms, totals = _read_statistics_forms(root / STATISTICS_BASE, receipt)
     if receipt.fonds_code and receipt.fonds_code not in expected and actual:
         receipt.add(
             "statistics", "the packages received belong to another fonds", receipt.fonds_code, "statistics"
         )
+    declared = {str(row.get("fonds_code")): row for row in forms.get("json", [])}
     for form, rows in forms.items():
         where = f"{STATISTICS_BASE}.{form}"
-        listed = {str(row.get("fonds_code")): row for row in rows or []}
+        listed: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            code = str(_canonical(row.get("fonds_code")))
+            if code in listed:
+                receipt.add(where, "fonds listed twice", code, "statistics")
+            listed[code] = row
         for code in sorted(set(listed) | set(expected)):
             if code not in expected:
                 receipt.add(where, "fonds listed, but no package of it was received", code, "statistics")
-                continue
-            if code not in listed:
+            elif code not in listed:
                 receipt.add(where, "fonds received but not listed", code, "statistics")
-                continue
-            for key in COUNT_KEYS:
-                stated, counted = _number(listed[code].get(key)), expected[code][key]
-                if stated != counted:
-                    header = dict(COLUMNS)[key]
-                    receipt.add(
-                        f"{where}: {code}: {header} ({key})",
-                        f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
-                        f"the packages received hold {counted}",
-                        str(stated),
-                        "statistics",
-                    )
+            else:
+                _compare_row(
+                    f"{where}: {code}", form, listed[code], expected[code], declared.get(code), receipt
+                )
+    if "xlsx" in forms:
+        _compare_totals(totals, actual, receipt)
 
 
-def _number(value: object) -> object:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def _compare_row(
+    where: str,
+    form: str,
+    row: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    declared: Mapping[str, Any] | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """One fonds' row of one form; each differing field is one problem naming it."""
+    labels = dict(COLUMNS) | (dict(JSON_ONLY) if form == "json" else {})
+    for key, label in labels.items():
+        field_at = f"{where}: {label} ({key})"
+        if key not in row:
+            receipt.add(field_at, "trường bị thiếu / field missing from the list", None, "statistics")
+            continue
+        stated = row[key]
+        if key == "hoso_codes":
+            _compare_codes(field_at, stated, expected[key], receipt)
+        elif key in DECLARED_KEYS:
+            if form == "json":
+                _check_declared(field_at, key, stated, receipt)
+            elif declared is not None and key in declared and not _same(stated, declared[key], form):
+                receipt.add(
+                    field_at,
+                    f"danh mục ghi {_shown(stated)}, bản .json ghi {_shown(declared[key])} / this form "
+                    f"states {_shown(stated)}, the .json form states {_shown(declared[key])}",
+                    _shown(stated),
+                    "statistics",
+                )
+        elif not _same(stated, expected[key], form):
+            receipt.add(
+                field_at,
+                f"danh mục ghi {_shown(stated)}, các gói nhận được có {_shown(expected[key])} / the list "
+                f"states {_shown(stated)}, the packages received hold {_shown(expected[key])}",
+                _shown(stated),
+                "statistics",
+            )
+    if form == "json":
+        for key in sorted(set(row) - set(labels)):
+            receipt.add(
+                f"{where}: {key}", "trường lạ / unexpected field in the list", _shown(row[key]), "statistics"
+            )
+
+
+def _compare_codes(where: str, stated: object, expected: Sequence[str], receipt: HandoverReceipt) -> None:
+    """The list of mã hồ sơ lưu trữ against the hồ sơ received."""
+    if not isinstance(stated, list) or not all(isinstance(code, str) for code in stated):
+        receipt.add(where, "must be a list of hồ sơ codes", _shown(stated), "statistics")
+        return
+    extra = sorted(set(stated) - set(expected))
+    missing = sorted(set(expected) - set(stated))
+    if extra:
+        receipt.add(
+            where,
+            "mã hồ sơ ghi trong danh mục nhưng không có gói / listed, but no package of it was received",
+            ", ".join(extra),
+            "statistics",
+        )
+    if missing:
+        receipt.add(
+            where,
+            "hồ sơ nhận được nhưng không ghi trong danh mục / received, but not listed",
+            ", ".join(missing),
+            "statistics",
+        )
+    if not extra and not missing and stated != list(expected):
+        receipt.add(where, "codes repeated or out of order", _shown(stated), "statistics")
+
+
+def _check_declared(where: str, key: str, value: object, receipt: HandoverReceipt) -> None:
+    """A value from the sender's fonds record: only its kind can be checked."""
+    if key == "paper_total":
+        ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0)
+    else:
+        ok = value is None or (isinstance(value, str) and bool(value.strip()))
+    if not ok:
+        receipt.add(where, "not a valid value for this column", _shown(value), "statistics")
+
+
+def _compare_totals(
+    totals: Mapping[str, Any] | None, actual: Sequence[FondsStatistics], receipt: HandoverReceipt
+) -> None:
+    """The workbook's "Tổng cộng" row, which is what a reader of the printed list sees."""
+    where = f"{STATISTICS_BASE}.xlsx: Tổng cộng"
+    if totals is None:
+        receipt.add(where, "the totals row is missing", rule="statistics")
+        return
+    for key in COUNT_KEYS:
+        counted = sum(getattr(row, key) for row in actual)
+        if _canonical(totals.get(key)) != counted:
+            stated = _shown(totals.get(key))
+            receipt.add(
+                f"{where}: {dict(COLUMNS)[key]} ({key})",
+                f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
+                f"the packages received hold {counted}",
+                stated,
+                "statistics",
+            )
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
@@ -1326,15 +1518,30 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
     return [{keys[h]: value for h, value in zip(headers, row, strict=False)} for row in reader if row]
 
 
-def _compare_record(root: Path, packages: Sequence[tuple[str, Path]], receipt: HandoverReceipt) -> None:
-    """The record's package list (name, size, SHA-256) against the packages actually received."""
+def _read_record(root: Path, receipt: HandoverReceipt) -> dict[str, Any] | None:
     where = f"{RECORD_BASE}.json"
     try:
         record = json.loads((root / where).read_text(encoding="utf-8"))
-        listed = {p["name"]: p for p in record["packages"]}
+        if not isinstance(record, dict) or not all(isinstance(p, dict) for p in record["packages"]):
+            raise TypeError("not a handover record")
+        {p["name"] for p in record["packages"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         receipt.add(where, f"cannot read the handover record: {exc}", rule="record")
-        return
+        return None
+    return record
+
+
+def _compare_record(
+    root: Path,
+    record: Mapping[str, Any],
+    packages: Sequence[tuple[str, Path]],
+    facts: Mapping[str, PackageFacts],
+    stats: FondsStatistics | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """The record's fonds, counts and package list (name, hồ sơ, size, SHA-256) against what was received."""
+    where = f"{RECORD_BASE}.json"
+    listed = {p["name"]: p for p in record["packages"]}
     received = {rel: path for rel, path in packages}
     for name in sorted(set(listed) - set(received)):
         receipt.add(
@@ -1363,6 +1570,48 @@ def _compare_record(root: Path, packages: Sequence[tuple[str, Path]], receipt: H
             receipt.add(where, "SHA-256 in the record differs from the package received", name, "record")
         if listed[name].get("bytes") != size:
             receipt.add(where, "size in the record differs from the package received", name, "record")
+        fact = facts.get(name)
+        for key, value in (
+            (("objid", fact.objid), ("arc_file_code", fact.arc_file_code), ("title", fact.title))
+            if fact
+            else ()
+        ):
+            if listed[name].get(key) != value:
+                receipt.add(
+                    f"{where}: {name}: {key}",
+                    f"biên bản ghi {_shown(listed[name].get(key))}, gói nhận được có {value} / the record "
+                    f"states {_shown(listed[name].get(key))}, the package received holds {value}",
+                    _shown(listed[name].get(key)),
+                    "record",
+                )
+    if stats is not None:
+        _compare_record_totals(where, record, stats, receipt)
+
+
+def _compare_record_totals(
+    where: str, record: Mapping[str, Any], stats: FondsStatistics, receipt: HandoverReceipt
+) -> None:
+    """The fonds and counts the record states (what is signed) against the packages received."""
+    fonds, counts = record.get("fonds"), record.get("counts")
+    fonds = fonds if isinstance(fonds, dict) else {}
+    counts = counts if isinstance(counts, dict) else {}
+    stated_items = [
+        (f"fonds.{key}", fonds.get(key), value)
+        for key, value in (
+            ("code", stats.fonds_code),
+            ("name", stats.fonds_name),
+            ("archive_code", stats.archive_code),
+        )
+    ] + [(f"counts.{key}", counts.get(key), getattr(stats, key)) for key in COUNT_KEYS]
+    for label, stated, value in stated_items:
+        if stated != value or type(stated) is not type(value):
+            receipt.add(
+                f"{where}: {label}",
+                f"biên bản ghi {_shown(stated)}, các gói nhận được có {value} / the record states "
+                f"{_shown(stated)}, the packages received hold {value}",
+                _shown(stated),
+                "record",
+            )
 
 
 def _manifest(root: Path) -> dict[str, str]:

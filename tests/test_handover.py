@@ -254,6 +254,85 @@ def test_edited_count_in_statistics_list_is_reported(p07_handover: Path, tmp_pat
     assert result.exit_code == 1 and "danh-muc-thong-ke.json" in result.output
 
 
+def _edit_xlsx(path: Path, fonds: str, edits: dict[str, object], totals: dict[str, object]) -> None:
+    """Change cells of the statistics workbook, in the fonds' row and in the totals row."""
+    from openpyxl import load_workbook
+
+    from oais_preserve.statistics import COLUMNS
+
+    book = load_workbook(path)
+    sheet = book.worksheets[0]
+    column = {key: index + 2 for index, (key, _header) in enumerate(COLUMNS)}  # after STT
+    for row in sheet.iter_rows():
+        target = edits if row[1].value == fonds else totals if row[1].value == "Tổng cộng" else {}
+        for key, value in target.items():
+            row[column[key] - 1].value = value
+    book.save(path)
+
+
+def test_every_field_of_every_form_is_compared(p07_handover: Path, tmp_path: Path) -> None:
+    """Not only the counts: dates, names, hồ sơ codes, declared columns, totals, bag-info, record."""
+    tar = _copy_handover(p07_handover, tmp_path / "fields")
+    root = _extract(tar, tmp_path / "x")
+    base = root / "data" / "thong-ke" / "danh-muc-thong-ke"
+    data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    row = data["fonds"][0]
+    truth = dict(row)
+    row.update(start_date="1900-01-01", fonds_name="Phông giả mạo", archive_code="H99")
+    row["hoso_codes"] = [*row["hoso_codes"][1:], "X.1"]
+    base.with_suffix(".json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
+    header, line = csv_text.splitlines()[:2]
+    cells = line.split(",")
+    cells[10] = "2099"  # end_date
+    cells[11] = "5"  # paper_total: the JSON form says unknown
+    base.with_suffix(".csv").write_bytes(("\ufeff" + header + "\r\n" + ",".join(cells) + "\r\n").encode())
+    _edit_xlsx(base.with_suffix(".xlsx"), "P07", {"hoso_digitized": 3}, {"pages": 1})
+    info = root / "bag-info.txt"
+    text = info.read_text(encoding="utf-8")
+    text = text.replace("Handover-Package-Count: 30", "Handover-Package-Count: 29")
+    text = text.replace("Handover-Package-Format: zip", "Handover-Package-Format: bag")
+    info.write_text(text, encoding="utf-8")
+    record_path = root / "data" / "bien-ban" / "bien-ban-ban-giao.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["counts"]["sheets"] += 1
+    record["packages"][0]["arc_file_code"] = "X.2"
+    record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    _reseal(root)
+    _retar(root, tar)
+
+    receipt = verify_handover(tar, workers=1)
+    found = sorted((p.where, p.value or "") for p in receipt.problems)
+    stats = "data/thong-ke/danh-muc-thong-ke"
+    first_code = truth["hoso_codes"][0]
+    assert found == sorted(
+        [
+            (f"{stats}.json: P07: Thời gian bắt đầu (start_date)", "1900-01-01"),
+            (f"{stats}.json: P07: Tên phông/công trình/sưu tập (fonds_name)", "Phông giả mạo"),
+            (f"{stats}.json: P07: Mã cơ quan lưu trữ (archive_code)", "H99"),
+            (f"{stats}.json: P07: Danh sách mã hồ sơ (hoso_codes)", "X.1"),
+            (f"{stats}.json: P07: Danh sách mã hồ sơ (hoso_codes)", first_code),
+            (f"{stats}.csv: P07: Thời gian kết thúc (end_date)", "2099"),
+            (f"{stats}.csv: P07: Tổng số tài liệu giấy (paper_total)", "5"),
+            (f"{stats}.xlsx: P07: Số hồ sơ đã số hóa (hoso_digitized)", "3"),
+            (f"{stats}.xlsx: Tổng cộng: Số trang (pages)", "1"),
+            ("bag-info.txt: Handover-Package-Count", "29"),
+            ("bag-info.txt: Handover-Package-Format", "bag"),  # the packages are zips
+            ("bag-info.txt: Handover-Package-Format", "bag"),  # the record says zip
+            ("data/bien-ban/bien-ban-ban-giao.json: counts.sheets", str(truth["sheets"] + 1)),
+            (f"data/bien-ban/bien-ban-ban-giao.json: {record['packages'][0]['name']}: arc_file_code", "X.2"),
+        ]
+    )
+    by_where = {p.where: p.message for p in receipt.problems}
+    assert truth["start_date"] in by_where[f"{stats}.json: P07: Thời gian bắt đầu (start_date)"]
+    assert truth["end_date"] in by_where[f"{stats}.csv: P07: Thời gian kết thúc (end_date)"]
+    assert "30" in by_where["bag-info.txt: Handover-Package-Count"]
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert (
+        result.exit_code == 1 and "start_date" in result.output and "Handover-Package-Count" in result.output
+    )
+
+
 def test_hostile_tar_members_are_refused(tmp_path: Path) -> None:
     tar = tmp_path / "evil.tar"
     with tarfile.open(tar, "w") as archive:
