@@ -179,50 +179,66 @@ def find_aips(stores: Iterable[Path]) -> Iterator[Path]:
                 yield here
 
 
-def _group_of(path: Path) -> str | None:
-    """The fonds a bag says it belongs to in bag-info (a cheap pre-filter; METS decides)."""
+def _bag_labels(path: Path) -> dict[str, str]:
+    """The first value of each bag-info label (a cheap pre-filter; METS decides)."""
     try:
-        values = read_bag_info(path).get("Bag-Group-Identifier")
+        return {label: values[0] for label, values in read_bag_info(path).items() if values}
     except OaisPreserveError:
-        return None
-    return values[0] if values else None
+        return {}
 
 
-def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[tuple[Path, PackageFacts]]]:
-    """The AIPs of each wanted fonds; an unreadable AIP that may belong to one is refused by name."""
-    by_fonds: dict[str, list[tuple[Path, PackageFacts]]] = {}
-    objids: dict[str, Path] = {}
-    unreadable: list[Problem] = []
+def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[StoredAip]]:
+    """The AIPs of each wanted fonds, each with every copy found (in the order found).
+
+    The same OBJID in several stores is one AIP with several copies: the handover reads the
+    first good one. An unreadable AIP that may belong to a wanted fonds is refused by name,
+    unless its bag-info names an OBJID of which another copy can be read.
+    """
+    from .handover_storage import StoredAip, StoredCopy
+
+    by_objid: dict[str, StoredAip] = {}
+    by_fonds: dict[str, list[StoredAip]] = {}
+    unreadable: list[tuple[str, Path, Problem]] = []
     for path in map(Path, aips):
-        group = _group_of(path)
+        labels = _bag_labels(path)
+        group = labels.get("Bag-Group-Identifier")
         if wanted and group is not None and group not in wanted:
             continue  # another fonds: its AIPs are not even opened
         try:
             facts = read_package_facts(path)
         except OaisPreserveError as exc:
-            unreadable.append(Problem(path.name, str(exc), rule="unreadable"))
+            problem = Problem(path.name, str(exc), rule="unreadable")
+            unreadable.append((labels.get("External-Identifier", ""), path, problem))
             continue
         if facts.package_type != "AIP":
-            unreadable.append(
-                Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
-            )
+            problem = Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
+            unreadable.append(("", path, problem))
             continue
         if wanted and facts.fonds_code not in wanted:
             continue
-        if facts.objid in objids:  # another copy of the same AIP (a second store): hand over one
-            log.info("%s: same OBJID as %s, skipped", path, objids[facts.objid])
-            continue
-        objids[facts.objid] = path
-        by_fonds.setdefault(facts.fonds_code, []).append((path, facts))
-    if unreadable:
-        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", unreadable)
+        aip = by_objid.get(facts.objid)
+        if aip is None:
+            aip = by_objid[facts.objid] = StoredAip(facts.objid, facts.arc_file_code, 0, [], {})
+            by_fonds.setdefault(facts.fonds_code, []).append(aip)
+        else:
+            log.info("%s: another copy of %s", path, facts.objid)
+        aip.candidates.append(StoredCopy(str(path), path))
+    refused = []
+    for objid, path, problem in unreadable:
+        if objid in by_objid:  # another copy of it can be read: that one is handed over
+            log.warning("%s: unreadable copy of %s, another copy is used: %s", path, objid, problem.message)
+            by_objid[objid].rejected.append(f"{path}: {problem.message}")
+        else:
+            refused.append(problem)
+    if refused:
+        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", refused)
     missing = [code for code in wanted or () if code not in by_fonds]
     if missing:
         raise UserInputError(f"không tìm thấy AIP của phông / no AIP found for fonds: {', '.join(missing)}")
     if not by_fonds:
         raise UserInputError("không tìm thấy AIP nào / no AIP found in the stores")
-    for entries in by_fonds.values():
-        entries.sort(key=lambda entry: (entry[1].arc_file_code, entry[1].objid))
+    for group_aips in by_fonds.values():
+        group_aips.sort(key=lambda aip: (aip.hoso_code, aip.objid))
     return by_fonds
 
 
@@ -436,16 +452,20 @@ def handover(
 ) -> list[HandoverResult]:
     """Write one handover package per fonds into ``out_dir``; see the module docstring.
 
-    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores), or a
+    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores; bags with the same OBJID are
+    copies of one AIP, read from the first that passes, in the order given), or a
     :class:`~oais_preserve.storage.StorageConfig`: then the storage ledger gives every AIP of each
     fonds, refuses a fonds whose AIPs lack the configured minimum of verified copies (unless
     ``allow_below_minimum``, which the handover record states), reads a clean copy of each AIP
     (falling back to another copy when one is damaged), checks the payload against the digests
     the ledger recorded, and records the handover in the ledger. ``fonds`` limits the fonds
     handed over (default: every fonds found). ``audit`` runs on each AIP before anything is
-    written; every AIP it refuses is listed, with the reasons, in one :class:`InvalidPackageError`.
-    With ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest
-    as it is copied; a mismatch stops that fonds, nothing is published. The defaults together
+    written; a copy it refuses gives way to the AIP's next copy, and every AIP left without a good
+    copy is listed, with the reasons, in one :class:`InvalidPackageError`. With
+    ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest as
+    it is copied; a mismatch makes that fonds' tar start again from the AIP's next copy, or stops
+    the fonds if there is none: nothing is published, and an output folder the call created is
+    removed again. The defaults together
     equal :func:`full_audit` with one read per file; pass ``audit=full_audit`` to re-hash up
     front too, or an audit backed by the storage ledger. ``audit=None, verify_digests=False``
     only for AIPs audited moments ago.
@@ -455,41 +475,43 @@ def handover(
     if not sender.organization.strip() or not receiver.organization.strip():
         raise UserInputError("bên giao và bên nhận phải có tên cơ quan / both parties need an organisation")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    when = handover_date or now().date()
-    if isinstance(aips, StorageConfig):
+    options = _Options(sender, receiver, package_format, audit, verify_digests, handover_date or now().date())
+    created = _make_dirs(out_dir)
+    try:
         with executor_or_open(executor, workers) as pool:
-            return _handover_from_storage(
-                aips,
-                out_dir,
-                fonds,
-                allow_below_minimum,
-                _Options(sender, receiver, package_format, audit, verify_digests, when),
-                fonds_records or {},
-                pool,
-                progress,
-            )
-    groups = _gather(aips, fonds)
-    results = []
-    with executor_or_open(executor, workers) as pool:
-        for code, entries in groups.items():
-            results.append(
-                _handover_fonds(
-                    code,
-                    entries,
-                    out_dir,
-                    when,
-                    sender,
-                    receiver,
-                    package_format,
-                    audit,
-                    verify_digests,
-                    (fonds_records or {}).get(code),
-                    pool,
-                    progress,
+            if isinstance(aips, StorageConfig):
+                return _handover_from_storage(
+                    aips, out_dir, fonds, allow_below_minimum, options, fonds_records or {}, pool, progress
                 )
-            )
-    return results
+            return [
+                _handover_copies(
+                    code, group, out_dir, options, (fonds_records or {}).get(code), pool, progress
+                )
+                for code, group in _gather(aips, fonds).items()
+            ]
+    except BaseException:
+        _remove_empty(created)  # a refused handover leaves no folder behind that it made
+        raise
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p``; returns the folders it created, outermost first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """Remove the folders in ``created`` that are still empty, innermost first."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (another fonds was handed over, or someone wrote there): kept
 
 
 @dataclass(frozen=True)
@@ -517,37 +539,16 @@ def _handover_from_storage(
     selection = select_stored_aips(config, fonds, allow_below_minimum=allow_below_minimum)
     results = []
     for code, aips in selection.fonds.items():
-        while True:
-            entries = _choose_copies(aips, options.audit, pool, progress)
-            by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
-            digests = {path: aip.digests for path, aip in by_path.items()} if options.verify_digests else None
-            try:
-                result = _handover_fonds(
-                    code,
-                    entries,
-                    out_dir,
-                    options.when,
-                    options.sender,
-                    options.receiver,
-                    options.package_format,
-                    None,  # audited above, copy by copy
-                    options.verify_digests,
-                    fonds_records.get(code),
-                    pool,
-                    progress,
-                    storage=selection.note(code),
-                    digests=digests,
-                )
-            except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
-                aip = by_path[exc.package]
-                log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
-                if aip.drop(str(exc.problems[0])) is None:
-                    raise InvalidPackageError(
-                        "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
-                        [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
-                    ) from exc
-                continue
-            break
+        result = _handover_copies(
+            code,
+            aips,
+            out_dir,
+            options,
+            fonds_records.get(code),
+            pool,
+            progress,
+            storage=functools.partial(selection.note, code),
+        )
         record_handover(
             config,
             name=result.path.name.removesuffix(".tar"),
@@ -561,6 +562,56 @@ def _handover_from_storage(
         )
         results.append(replace(result, storage=selection.note(code)))
     return results
+
+
+def _handover_copies(
+    code: str,
+    aips: Sequence[StoredAip],
+    out_dir: Path,
+    options: _Options,
+    record: FondsRecord | None,
+    pool: Executor | None,
+    progress: Progress | None,
+    *,
+    storage: Callable[[], Mapping[str, Any]] | None = None,
+) -> HandoverResult:
+    """Hand over one fonds, each AIP read from the first of its copies that is good.
+
+    A copy refused by the audit, or found damaged while it is copied into the tar (its payload
+    differs from the ledger's digests or, without them, from the AIP's manifest), gives way to
+    the next copy of that AIP; the fonds is refused only when an AIP has no good copy left.
+    ``storage`` gives the record's storage section once the copies are chosen.
+    """
+    started = time.monotonic()
+    done = _existing_handover(code, out_dir, options.when, {aip.objid for aip in aips}, started)
+    if done is not None:
+        return done
+    while True:
+        entries = _choose_copies(aips, options.audit, pool, progress)
+        by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
+        digests = None
+        if options.verify_digests:
+            digests = {path: aip.digests for path, aip in by_path.items() if aip.digests}
+        try:
+            return _handover_fonds(
+                code,
+                entries,
+                out_dir,
+                options,
+                record,
+                pool,
+                progress,
+                storage=storage() if storage else None,
+                digests=digests,
+            )
+        except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
+            aip = by_path[exc.package]
+            log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
+            if aip.drop(str(exc.problems[0])) is None:
+                raise InvalidPackageError(
+                    "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
+                    [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
+                ) from exc
 
 
 def _choose_copies(
@@ -606,41 +657,28 @@ def _choose_copies(
     return [(aip.candidates[aip.chosen].path, aip.facts) for aip in aips if aip.facts is not None]
 
 
-def _audit_all(
-    entries: Sequence[tuple[Path, PackageFacts]],
-    audit: Audit,
-    pool: Executor | None,
-    progress: Progress | None,
-) -> None:
-    paths = [path for path, _facts in entries]
-    reports = _audit_each(audit, paths, pool)
-    problems: list[Problem] = []
-    for done, (path, report) in enumerate(zip(paths, reports, strict=True), start=1):
-        if progress:
-            progress("kiểm tra AIP / audit", done, len(paths))
-        for problem in report.problems:
-            problems.append(
-                Problem(f"{path.name}: {problem.where}", problem.message, problem.value, problem.rule)
-            )
-    if problems:
-        raise InvalidPackageError("AIP hỏng, không bàn giao / damaged AIPs refused", problems)
-
-
 def _read_sha_file(path: Path) -> str:
     text = path.read_text(encoding="utf-8").split()
     return text[0] if text else ""
+
+
+def _existing_handover(
+    code: str, out_dir: Path, when: date, objids: set[str], started: float
+) -> HandoverResult | None:
+    """The finished handover of this fonds and date, if one is already in place."""
+    name = handover_name(code, when)
+    final = out_dir / f"{name}.tar"
+    sha_file = out_dir / f"{name}.tar.sha256"
+    if final.exists() and sha_file.exists():
+        return _finished(code, final, sha_file, objids, started)
+    return None
 
 
 def _handover_fonds(
     code: str,
     entries: Sequence[tuple[Path, PackageFacts]],
     out_dir: Path,
-    when: date,
-    sender: Party,
-    receiver: Party,
-    package_format: str,
-    audit: Audit | None,
-    verify_digests: bool,
+    options: _Options,
     record: FondsRecord | None,
     pool: Executor | None,
     progress: Progress | None,
@@ -648,21 +686,20 @@ def _handover_fonds(
     storage: Mapping[str, Any] | None = None,
     digests: Mapping[Path, Mapping[str, str]] | None = None,
 ) -> HandoverResult:
+    """Write the handover tar of one fonds from AIP copies already audited."""
     started = time.monotonic()
+    when, sender, receiver = options.when, options.sender, options.receiver
+    package_format, verify_digests = options.package_format, options.verify_digests
     name = handover_name(code, when)
     final = out_dir / f"{name}.tar"
     sha_file = out_dir / f"{name}.tar.sha256"
     objids = {facts.objid for _path, facts in entries}
-    if final.exists() and sha_file.exists():
-        return _finished(code, final, sha_file, objids, started)
     with exclusive_lock(out_dir / f".{name}.tar.lock", final):
         if final.exists() and sha_file.exists():
             return _finished(code, final, sha_file, objids, started)
         if final.exists():  # published, but its digest file was lost: recompute it
             _write_sha_file(sha_file, _sha256_of(final), final.name)
             return _finished(code, final, sha_file, objids, started)
-        if audit is not None:
-            _audit_all(entries, audit, pool, progress)
         facts = [fact for _path, fact in entries]
         stats = fonds_statistics(facts, {code: record} if record else None)[0]
         work = out_dir / f".{name}.work"

@@ -360,12 +360,75 @@ def test_damaged_aip_is_refused_and_nothing_is_written(fonds_store: Path, tmp_pa
     out = tmp_path / "out"
     with pytest.raises(InvalidPackageError) as caught:
         handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
-    assert any(bags[1].name in p.where and victim.name in p.where for p in caught.value.problems)
-    assert list(out.iterdir()) == []
+    assert any(bags[1].name in str(p) and victim.name in str(p) for p in caught.value.problems)
+    assert not out.exists()  # the folder the refused handover made is gone again
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with pytest.raises(InvalidPackageError):
+        handover(find_aips([store]), existing / "a" / "b", sender=SENDER, receiver=RECEIVER, workers=1)
+    assert existing.is_dir() and list(existing.iterdir()) == []  # what was there before stays
     result = CliRunner().invoke(
         main, ["handover", "P08", str(out), "--store", str(store), "--sender", SENDER.organization]
     )
     assert result.exit_code == 1 and victim.name in result.output
+
+
+def _p08_copies(fonds_store: Path, tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """Two stores holding copies of the same P08 AIPs; returns (store A, store B, bags in A)."""
+    bags = [b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text()]
+    for store in ("a", "b"):
+        for bag in bags:
+            shutil.copytree(bag, tmp_path / store / bag.name)
+    return tmp_path / "a", tmp_path / "b", [tmp_path / "a" / bag.name for bag in bags]
+
+
+def _flip_payload(bag: Path) -> Path:
+    victim = next((bag / "data" / "representations" / "rep1" / "data").iterdir())
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    return victim
+
+
+@pytest.mark.parametrize("audit_name", ["structural_audit", "full_audit"])
+def test_damaged_copy_in_one_store_falls_back_to_another_store(
+    fonds_store: Path, tmp_path: Path, audit_name: str
+) -> None:
+    """Damage found by the audit (full) or while copying (structural): the other store's copy is used."""
+    from oais_preserve.handover import full_audit, structural_audit
+
+    store_a, store_b, bags = _p08_copies(fonds_store, tmp_path)
+    _flip_payload(bags[1])
+    audit = {"structural_audit": structural_audit, "full_audit": full_audit}[audit_name]
+    (result,) = handover(
+        find_aips([store_a, store_b]),
+        tmp_path / "out",
+        sender=SENDER,
+        receiver=RECEIVER,
+        audit=audit,
+        workers=1,
+    )
+    assert len(result.packages) == 2
+    receipt = verify_handover(result.path, workers=1)
+    assert receipt.ok, receipt.problems
+    # every copy damaged: refused, naming both copies, and nothing left behind
+    victim = _flip_payload(store_b / bags[1].name)
+    out = tmp_path / "refused"
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([store_a, store_b]), out, sender=SENDER, receiver=RECEIVER, audit=audit, workers=1)
+    (problem,) = caught.value.problems
+    assert str(bags[1]) in problem.message and str(store_b / bags[1].name) in problem.message
+    assert victim.name in problem.message and not out.exists()
+
+
+def test_unreadable_copy_in_one_store_falls_back_to_another_store(fonds_store: Path, tmp_path: Path) -> None:
+    store_a, store_b, bags = _p08_copies(fonds_store, tmp_path)
+    (bags[0] / "data" / "METS.xml").write_text("<mets")  # not well-formed; bag-info still names it
+    args = ["handover", "P08", str(tmp_path / "out"), "--store", str(store_a), "--store", str(store_b)]
+    result = CliRunner().invoke(main, [*args, "--sender", SENDER.organization, "-w", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    (handed,) = json.loads(result.output)["handovers"]
+    assert len(handed["packages"]) == 2 and verify_handover(Path(handed["path"]), workers=1).ok
 
 
 def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_path: Path) -> None:
