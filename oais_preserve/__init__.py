@@ -44,6 +44,7 @@ from .selection import Selection, select_hoso, write_selection
 from .statistics import FondsStatistics, PackageFacts, fonds_statistics, read_package_facts
 from .storage import StorageConfig, StoreResult, load_storage_config, reindex, replicate, store
 from .validate import ValidationReport, validate
+from .yearreport import YearReport, write_report, yearly_report
 
 __all__ = [
     "AccessPolicy",
@@ -81,6 +82,7 @@ __all__ = [
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
+    "YearReport",
     "__version__",
     "audit",
     "build_aip",
@@ -111,5 +113,7 @@ __all__ = [
     "verify_handover",
     "write_error_report",
     "write_qa_report",
+    "write_report",
     "write_selection",
+    "yearly_report",
 ]

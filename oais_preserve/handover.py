@@ -62,6 +62,32 @@ from .statistics import (
 from .storage import StorageConfig
 from .validate import ValidationReport, validate
 
+__all__ = [
+    "PACKAGES_DIR",
+    "PROFILE_FILE",
+    "PROFILE_ID",
+    "RECORD_BASE",
+    "RECORD_SCHEMA",
+    "STATISTICS_BASE",
+    "Audit",
+    "DamagedCopyError",
+    "HandedPackage",
+    "HandoverReceipt",
+    "HandoverResult",
+    "Party",
+    "Progress",
+    "find_aips",
+    "full_audit",
+    "handover",
+    "handover_name",
+    "handover_profile",
+    "handover_record",
+    "stored_zip_size",
+    "structural_audit",
+    "verify_handover",
+    "write_record_xlsx",
+]
+
 log = logging.getLogger(__name__)
 
 PROFILE_FILE = "handover-bagit-profile.json"
@@ -138,6 +164,8 @@ class HandedPackage:
 
 @dataclass(frozen=True)
 class HandoverResult:
+    """One fonds' handover tar: where, its SHA-256 and size, the AIPs carried, the statistics row."""
+
     fonds_code: str
     path: Path  # the .tar
     sha256: str
@@ -149,6 +177,7 @@ class HandoverResult:
     storage: dict[str, Any] | None = None  # copies read and the minimum in force (from storage)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json``)."""
         return {
             "fonds_code": self.fonds_code,
             "path": str(self.path),
@@ -1106,12 +1135,15 @@ class HandoverReceipt:
 
     @property
     def ok(self) -> bool:
+        """True when nothing differs from what the package states."""
         return not self.problems
 
     def add(self, where: str, message: str, value: str | None = None, rule: str | None = None) -> None:
+        """Record one discrepancy."""
         self.problems.append(Problem(where, message, value, rule))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json`` receipt)."""
         return {
             "path": str(self.path),
             "ok": self.ok,

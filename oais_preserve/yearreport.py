@@ -35,6 +35,27 @@ from .profile import now
 from .statistics import UNKNOWN, PackageFacts, read_package_facts
 from .storage import StorageConfig, copy_path
 
+__all__ = [
+    "COLLECTED",
+    "COLUMNS",
+    "COMPUTED",
+    "LEDGER_COLUMNS",
+    "Collector",
+    "FondsYear",
+    "YearReport",
+    "find_handovers",
+    "ledger_collector",
+    "ledger_figures",
+    "read_handover_record",
+    "render_report_html",
+    "selection_collector",
+    "stored_aips",
+    "write_report",
+    "write_report_html",
+    "write_report_xlsx",
+    "yearly_report",
+]
+
 Collector = Callable[[int], Mapping[str, Mapping[str, int]]]
 
 #: Columns filled by collectors (the catalogue's selection list; the storage ledger).
@@ -82,6 +103,8 @@ class FondsYear:
 
 @dataclass
 class YearReport:
+    """The report of one year: one row per fonds, and the handovers of the year."""
+
     year: int
     generated: datetime
     organization: str
@@ -89,6 +112,7 @@ class YearReport:
     handovers: list[dict[str, Any]] = field(default_factory=list)  # (name, fonds, date, hồ sơ) of the year
 
     def totals(self) -> dict[str, int | None]:
+        """Column sums over the fonds; ``None`` where any fonds has no source for the column."""
         result: dict[str, int | None] = {}
         for key, _header in (*COMPUTED, *COLLECTED):
             values = [getattr(row, key) for row in self.rows]
@@ -96,6 +120,7 @@ class YearReport:
         return result
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``bao-cao-YYYY.json``)."""
         return {
             "year": self.year,
             "generated": self.generated.isoformat(timespec="seconds"),
@@ -333,9 +358,11 @@ class _SeenHandovers:
     hoso: dict[str, set[str]] = field(default_factory=dict)
 
     def known(self, name: str, digest: str) -> bool:
+        """Whether this handover (by tar name or digest) was already counted."""
         return name in self.names or digest in self.digests
 
     def add(self, name: str, digest: str, fonds_code: str, hoso: Iterable[str]) -> None:
+        """Count one handover and the hồ sơ it carried."""
         self.names.add(name)
         self.digests.add(digest.lower())
         self.hoso.setdefault(fonds_code, set()).update(hoso)
@@ -406,6 +433,7 @@ def _cell(value: object) -> object:
 
 
 def write_report_xlsx(report: YearReport, path: Path) -> None:
+    """The report as a printable workbook (Vietnamese headers, totals row, A4 landscape)."""
     from openpyxl import Workbook
 
     from .sheets import header_row, setup_print, title_rows
@@ -515,6 +543,7 @@ ul {{ margin: 2mm 0 0; font-size: 8pt; }}
 
 
 def write_report_html(report: YearReport, path: Path) -> None:
+    """Write :func:`render_report_html` to ``path``."""
     path.write_text(render_report_html(report), encoding="utf-8")
 
 

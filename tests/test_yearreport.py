@@ -203,3 +203,22 @@ def test_html_page_renders_on_one_page_in_chromium(
         coloured = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
     assert dark > 2000  # text and table lines were drawn
     assert len(coloured) > 50  # the chart's bars and anti-aliased text, not a blank page
+
+
+@pytest.mark.parametrize("name", ["handover", "statistics", "yearreport"])
+def test_public_api_is_declared_and_documented(name: str) -> None:
+    """Each module says what is public (``__all__``); every public function and class has a docstring."""
+    import importlib
+    import inspect
+
+    import oais_preserve
+
+    module = importlib.import_module(f"oais_preserve.{name}")
+    public = module.__all__
+    assert public and len(public) == len(set(public))
+    for attribute in public:
+        value = getattr(module, attribute)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert inspect.getdoc(value), f"{name}.{attribute} has no docstring"
+    assert oais_preserve.yearly_report is yearly_report
+    assert {"yearly_report", "write_report", "YearReport"} <= set(oais_preserve.__all__)
