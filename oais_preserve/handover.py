@@ -1454,12 +1454,12 @@ def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: Hand
         receipt.add(
             "statistics", "the packages received belong to another fonds", receipt.fonds_code, "statistics"
         )
-    declared = {str(row.get("fonds_code")): row for row in forms.get("json", [])}
+    declared = {_code_of(row): row for row in forms.get("json", [])}
     for form, rows in forms.items():
         where = f"{STATISTICS_BASE}.{form}"
         listed: dict[str, dict[str, Any]] = {}
         for row in rows:
-            code = str(_canonical(row.get("fonds_code")))
+            code = _code_of(row)
             if code in listed:
                 receipt.add(where, "fonds listed twice", code, "statistics")
             listed[code] = row
@@ -1474,6 +1474,12 @@ def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: Hand
                 )
     if "xlsx" in forms:
         _compare_totals(totals, actual, receipt)
+
+
+def _code_of(row: Mapping[str, Any]) -> str:
+    """A row's mã phông as written (a code such as "07" is text, not the number 7)."""
+    value = row.get("fonds_code")
+    return "" if value is None else str(value).strip()
 
 
 def _compare_row(

@@ -333,6 +333,37 @@ def test_every_field_of_every_form_is_compared(p07_handover: Path, tmp_path: Pat
     )
 
 
+def test_statistics_forms_as_written_compare_clean(tmp_path: Path) -> None:
+    """The three forms as the writers make them raise nothing: a numeric-looking mã phông, a
+    declared PaperTotal, unknown dates; one edit then names exactly its form and column."""
+    from datetime import datetime
+
+    from oais_preserve.handover import STATISTICS_BASE, HandoverReceipt, _compare_statistics
+    from oais_preserve.statistics import (
+        FondsStatistics,
+        write_statistics_csv,
+        write_statistics_json,
+        write_statistics_xlsx,
+    )
+
+    row = FondsStatistics("07", "Phông Sở Thủy lợi", "H55.22", "Trung tâm", packages=2, hoso=2, pages=9)
+    row.paper_total, row.paper_total_unit, row.hoso_codes = 12.5, "mét giá", ["07.1", "07.2"]
+    base = tmp_path / STATISTICS_BASE
+    base.parent.mkdir(parents=True)
+    generated = datetime(2026, 12, 1, 8, 0)
+    write_statistics_json([row], base.with_suffix(".json"), generated=generated)
+    write_statistics_csv([row], base.with_suffix(".csv"))
+    write_statistics_xlsx([row], base.with_suffix(".xlsx"), title="T", subtitle="S", generated=generated)
+    receipt = HandoverReceipt(tmp_path / "x.tar", fonds_code="07")
+    _compare_statistics(tmp_path, [row], receipt)
+    assert receipt.problems == []
+    _edit_xlsx(base.with_suffix(".xlsx"), "07", {"paper_total": 13}, {})
+    _compare_statistics(tmp_path, [row], receipt)
+    assert [(p.where, p.value) for p in receipt.problems] == [
+        (f"{STATISTICS_BASE}.xlsx: 07: Tổng số tài liệu giấy (paper_total)", "13")
+    ]
+
+
 def test_hostile_tar_members_are_refused(tmp_path: Path) -> None:
     tar = tmp_path / "evil.tar"
     with tarfile.open(tar, "w") as archive:
