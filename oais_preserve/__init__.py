@@ -53,6 +53,7 @@ from .storage import (
     store,
 )
 from .validate import ValidationReport, validate
+from .yearreport import YearReport, write_report, yearly_report
 
 __all__ = [
     "AccessPolicy",
@@ -91,6 +92,7 @@ __all__ = [
     "UnsafePathError",
     "UserInputError",
     "ValidationReport",
+    "YearReport",
     "__version__",
     "audit",
     "build_aip",
@@ -122,5 +124,7 @@ __all__ = [
     "verify_handover",
     "write_error_report",
     "write_qa_report",
+    "write_report",
     "write_selection",
+    "yearly_report",
 ]

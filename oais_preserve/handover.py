@@ -45,18 +45,48 @@ from .staging import exclusive_lock, fsync_dir
 from .statistics import (
     COLUMNS,
     COUNT_KEYS,
+    DECLARED_KEYS,
+    JSON_ONLY,
+    STATISTICS_VERSION,
+    UNKNOWN,
     FondsRecord,
     FondsStatistics,
     PackageFacts,
     fonds_statistics,
     read_package_facts,
-    read_statistics_xlsx,
+    read_statistics_workbook,
     write_statistics_csv,
     write_statistics_json,
     write_statistics_xlsx,
 )
 from .storage import StorageConfig
 from .validate import ValidationReport, validate
+
+__all__ = [
+    "PACKAGES_DIR",
+    "PROFILE_FILE",
+    "PROFILE_ID",
+    "RECORD_BASE",
+    "RECORD_SCHEMA",
+    "STATISTICS_BASE",
+    "Audit",
+    "DamagedCopyError",
+    "HandedPackage",
+    "HandoverReceipt",
+    "HandoverResult",
+    "Party",
+    "Progress",
+    "find_aips",
+    "full_audit",
+    "handover",
+    "handover_name",
+    "handover_profile",
+    "handover_record",
+    "stored_zip_size",
+    "structural_audit",
+    "verify_handover",
+    "write_record_xlsx",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +164,8 @@ class HandedPackage:
 
 @dataclass(frozen=True)
 class HandoverResult:
+    """One fonds' handover tar: where, its SHA-256 and size, the AIPs carried, the statistics row."""
+
     fonds_code: str
     path: Path  # the .tar
     sha256: str
@@ -145,6 +177,7 @@ class HandoverResult:
     storage: dict[str, Any] | None = None  # copies read and the minimum in force (from storage)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json``)."""
         return {
             "fonds_code": self.fonds_code,
             "path": str(self.path),
@@ -175,50 +208,66 @@ def find_aips(stores: Iterable[Path]) -> Iterator[Path]:
                 yield here
 
 
-def _group_of(path: Path) -> str | None:
-    """The fonds a bag says it belongs to in bag-info (a cheap pre-filter; METS decides)."""
+def _bag_labels(path: Path) -> dict[str, str]:
+    """The first value of each bag-info label (a cheap pre-filter; METS decides)."""
     try:
-        values = read_bag_info(path).get("Bag-Group-Identifier")
+        return {label: values[0] for label, values in read_bag_info(path).items() if values}
     except OaisPreserveError:
-        return None
-    return values[0] if values else None
+        return {}
 
 
-def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[tuple[Path, PackageFacts]]]:
-    """The AIPs of each wanted fonds; an unreadable AIP that may belong to one is refused by name."""
-    by_fonds: dict[str, list[tuple[Path, PackageFacts]]] = {}
-    objids: dict[str, Path] = {}
-    unreadable: list[Problem] = []
+def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[StoredAip]]:
+    """The AIPs of each wanted fonds, each with every copy found (in the order found).
+
+    The same OBJID in several stores is one AIP with several copies: the handover reads the
+    first good one. An unreadable AIP that may belong to a wanted fonds is refused by name,
+    unless its bag-info names an OBJID of which another copy can be read.
+    """
+    from .handover_storage import StoredAip, StoredCopy
+
+    by_objid: dict[str, StoredAip] = {}
+    by_fonds: dict[str, list[StoredAip]] = {}
+    unreadable: list[tuple[str, Path, Problem]] = []
     for path in map(Path, aips):
-        group = _group_of(path)
+        labels = _bag_labels(path)
+        group = labels.get("Bag-Group-Identifier")
         if wanted and group is not None and group not in wanted:
             continue  # another fonds: its AIPs are not even opened
         try:
             facts = read_package_facts(path)
         except OaisPreserveError as exc:
-            unreadable.append(Problem(path.name, str(exc), rule="unreadable"))
+            problem = Problem(path.name, str(exc), rule="unreadable")
+            unreadable.append((labels.get("External-Identifier", ""), path, problem))
             continue
         if facts.package_type != "AIP":
-            unreadable.append(
-                Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
-            )
+            problem = Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
+            unreadable.append(("", path, problem))
             continue
         if wanted and facts.fonds_code not in wanted:
             continue
-        if facts.objid in objids:  # another copy of the same AIP (a second store): hand over one
-            log.info("%s: same OBJID as %s, skipped", path, objids[facts.objid])
-            continue
-        objids[facts.objid] = path
-        by_fonds.setdefault(facts.fonds_code, []).append((path, facts))
-    if unreadable:
-        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", unreadable)
+        aip = by_objid.get(facts.objid)
+        if aip is None:
+            aip = by_objid[facts.objid] = StoredAip(facts.objid, facts.arc_file_code, 0, [], {})
+            by_fonds.setdefault(facts.fonds_code, []).append(aip)
+        else:
+            log.info("%s: another copy of %s", path, facts.objid)
+        aip.candidates.append(StoredCopy(str(path), path))
+    refused = []
+    for objid, path, problem in unreadable:
+        if objid in by_objid:  # another copy of it can be read: that one is handed over
+            log.warning("%s: unreadable copy of %s, another copy is used: %s", path, objid, problem.message)
+            by_objid[objid].rejected.append(f"{path}: {problem.message}")
+        else:
+            refused.append(problem)
+    if refused:
+        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", refused)
     missing = [code for code in wanted or () if code not in by_fonds]
     if missing:
         raise UserInputError(f"không tìm thấy AIP của phông / no AIP found for fonds: {', '.join(missing)}")
     if not by_fonds:
         raise UserInputError("không tìm thấy AIP nào / no AIP found in the stores")
-    for entries in by_fonds.values():
-        entries.sort(key=lambda entry: (entry[1].arc_file_code, entry[1].objid))
+    for group_aips in by_fonds.values():
+        group_aips.sort(key=lambda aip: (aip.hoso_code, aip.objid))
     return by_fonds
 
 
@@ -432,16 +481,20 @@ def handover(
 ) -> list[HandoverResult]:
     """Write one handover package per fonds into ``out_dir``; see the module docstring.
 
-    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores), or a
+    ``aips`` are AIP bags (e.g. :func:`find_aips` over the stores; bags with the same OBJID are
+    copies of one AIP, read from the first that passes, in the order given), or a
     :class:`~oais_preserve.storage.StorageConfig`: then the storage ledger gives every AIP of each
     fonds, refuses a fonds whose AIPs lack the configured minimum of verified copies (unless
     ``allow_below_minimum``, which the handover record states), reads a clean copy of each AIP
     (falling back to another copy when one is damaged), checks the payload against the digests
     the ledger recorded, and records the handover in the ledger. ``fonds`` limits the fonds
     handed over (default: every fonds found). ``audit`` runs on each AIP before anything is
-    written; every AIP it refuses is listed, with the reasons, in one :class:`InvalidPackageError`.
-    With ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest
-    as it is copied; a mismatch stops that fonds, nothing is published. The defaults together
+    written; a copy it refuses gives way to the AIP's next copy, and every AIP left without a good
+    copy is listed, with the reasons, in one :class:`InvalidPackageError`. With
+    ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest as
+    it is copied; a mismatch makes that fonds' tar start again from the AIP's next copy, or stops
+    the fonds if there is none: nothing is published, and an output folder the call created is
+    removed again. The defaults together
     equal :func:`full_audit` with one read per file; pass ``audit=full_audit`` to re-hash up
     front too, or an audit backed by the storage ledger. ``audit=None, verify_digests=False``
     only for AIPs audited moments ago.
@@ -451,41 +504,43 @@ def handover(
     if not sender.organization.strip() or not receiver.organization.strip():
         raise UserInputError("bên giao và bên nhận phải có tên cơ quan / both parties need an organisation")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    when = handover_date or now().date()
-    if isinstance(aips, StorageConfig):
+    options = _Options(sender, receiver, package_format, audit, verify_digests, handover_date or now().date())
+    created = _make_dirs(out_dir)
+    try:
         with executor_or_open(executor, workers) as pool:
-            return _handover_from_storage(
-                aips,
-                out_dir,
-                fonds,
-                allow_below_minimum,
-                _Options(sender, receiver, package_format, audit, verify_digests, when),
-                fonds_records or {},
-                pool,
-                progress,
-            )
-    groups = _gather(aips, fonds)
-    results = []
-    with executor_or_open(executor, workers) as pool:
-        for code, entries in groups.items():
-            results.append(
-                _handover_fonds(
-                    code,
-                    entries,
-                    out_dir,
-                    when,
-                    sender,
-                    receiver,
-                    package_format,
-                    audit,
-                    verify_digests,
-                    (fonds_records or {}).get(code),
-                    pool,
-                    progress,
+            if isinstance(aips, StorageConfig):
+                return _handover_from_storage(
+                    aips, out_dir, fonds, allow_below_minimum, options, fonds_records or {}, pool, progress
                 )
-            )
-    return results
+            return [
+                _handover_copies(
+                    code, group, out_dir, options, (fonds_records or {}).get(code), pool, progress
+                )
+                for code, group in _gather(aips, fonds).items()
+            ]
+    except BaseException:
+        _remove_empty(created)  # a refused handover leaves no folder behind that it made
+        raise
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p``; returns the folders it created, outermost first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """Remove the folders in ``created`` that are still empty, innermost first."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (another fonds was handed over, or someone wrote there): kept
 
 
 @dataclass(frozen=True)
@@ -513,37 +568,16 @@ def _handover_from_storage(
     selection = select_stored_aips(config, fonds, allow_below_minimum=allow_below_minimum)
     results = []
     for code, aips in selection.fonds.items():
-        while True:
-            entries = _choose_copies(aips, options.audit, pool, progress)
-            by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
-            digests = {path: aip.digests for path, aip in by_path.items()} if options.verify_digests else None
-            try:
-                result = _handover_fonds(
-                    code,
-                    entries,
-                    out_dir,
-                    options.when,
-                    options.sender,
-                    options.receiver,
-                    options.package_format,
-                    None,  # audited above, copy by copy
-                    options.verify_digests,
-                    fonds_records.get(code),
-                    pool,
-                    progress,
-                    storage=selection.note(code),
-                    digests=digests,
-                )
-            except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
-                aip = by_path[exc.package]
-                log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
-                if aip.drop(str(exc.problems[0])) is None:
-                    raise InvalidPackageError(
-                        "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
-                        [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
-                    ) from exc
-                continue
-            break
+        result = _handover_copies(
+            code,
+            aips,
+            out_dir,
+            options,
+            fonds_records.get(code),
+            pool,
+            progress,
+            storage=functools.partial(selection.note, code),
+        )
         record_handover(
             config,
             name=result.path.name.removesuffix(".tar"),
@@ -557,6 +591,56 @@ def _handover_from_storage(
         )
         results.append(replace(result, storage=selection.note(code)))
     return results
+
+
+def _handover_copies(
+    code: str,
+    aips: Sequence[StoredAip],
+    out_dir: Path,
+    options: _Options,
+    record: FondsRecord | None,
+    pool: Executor | None,
+    progress: Progress | None,
+    *,
+    storage: Callable[[], Mapping[str, Any]] | None = None,
+) -> HandoverResult:
+    """Hand over one fonds, each AIP read from the first of its copies that is good.
+
+    A copy refused by the audit, or found damaged while it is copied into the tar (its payload
+    differs from the ledger's digests or, without them, from the AIP's manifest), gives way to
+    the next copy of that AIP; the fonds is refused only when an AIP has no good copy left.
+    ``storage`` gives the record's storage section once the copies are chosen.
+    """
+    started = time.monotonic()
+    done = _existing_handover(code, out_dir, options.when, {aip.objid for aip in aips}, started)
+    if done is not None:
+        return done
+    while True:
+        entries = _choose_copies(aips, options.audit, pool, progress)
+        by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
+        digests = None
+        if options.verify_digests:
+            digests = {path: aip.digests for path, aip in by_path.items() if aip.digests}
+        try:
+            return _handover_fonds(
+                code,
+                entries,
+                out_dir,
+                options,
+                record,
+                pool,
+                progress,
+                storage=storage() if storage else None,
+                digests=digests,
+            )
+        except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
+            aip = by_path[exc.package]
+            log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
+            if aip.drop(str(exc.problems[0])) is None:
+                raise InvalidPackageError(
+                    "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
+                    [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
+                ) from exc
 
 
 def _choose_copies(
@@ -602,41 +686,28 @@ def _choose_copies(
     return [(aip.candidates[aip.chosen].path, aip.facts) for aip in aips if aip.facts is not None]
 
 
-def _audit_all(
-    entries: Sequence[tuple[Path, PackageFacts]],
-    audit: Audit,
-    pool: Executor | None,
-    progress: Progress | None,
-) -> None:
-    paths = [path for path, _facts in entries]
-    reports = _audit_each(audit, paths, pool)
-    problems: list[Problem] = []
-    for done, (path, report) in enumerate(zip(paths, reports, strict=True), start=1):
-        if progress:
-            progress("kiểm tra AIP / audit", done, len(paths))
-        for problem in report.problems:
-            problems.append(
-                Problem(f"{path.name}: {problem.where}", problem.message, problem.value, problem.rule)
-            )
-    if problems:
-        raise InvalidPackageError("AIP hỏng, không bàn giao / damaged AIPs refused", problems)
-
-
 def _read_sha_file(path: Path) -> str:
     text = path.read_text(encoding="utf-8").split()
     return text[0] if text else ""
+
+
+def _existing_handover(
+    code: str, out_dir: Path, when: date, objids: set[str], started: float
+) -> HandoverResult | None:
+    """The finished handover of this fonds and date, if one is already in place."""
+    name = handover_name(code, when)
+    final = out_dir / f"{name}.tar"
+    sha_file = out_dir / f"{name}.tar.sha256"
+    if final.exists() and sha_file.exists():
+        return _finished(code, final, sha_file, objids, started)
+    return None
 
 
 def _handover_fonds(
     code: str,
     entries: Sequence[tuple[Path, PackageFacts]],
     out_dir: Path,
-    when: date,
-    sender: Party,
-    receiver: Party,
-    package_format: str,
-    audit: Audit | None,
-    verify_digests: bool,
+    options: _Options,
     record: FondsRecord | None,
     pool: Executor | None,
     progress: Progress | None,
@@ -644,21 +715,20 @@ def _handover_fonds(
     storage: Mapping[str, Any] | None = None,
     digests: Mapping[Path, Mapping[str, str]] | None = None,
 ) -> HandoverResult:
+    """Write the handover tar of one fonds from AIP copies already audited."""
     started = time.monotonic()
+    when, sender, receiver = options.when, options.sender, options.receiver
+    package_format, verify_digests = options.package_format, options.verify_digests
     name = handover_name(code, when)
     final = out_dir / f"{name}.tar"
     sha_file = out_dir / f"{name}.tar.sha256"
     objids = {facts.objid for _path, facts in entries}
-    if final.exists() and sha_file.exists():
-        return _finished(code, final, sha_file, objids, started)
     with exclusive_lock(out_dir / f".{name}.tar.lock", final):
         if final.exists() and sha_file.exists():
             return _finished(code, final, sha_file, objids, started)
         if final.exists():  # published, but its digest file was lost: recompute it
             _write_sha_file(sha_file, _sha256_of(final), final.name)
             return _finished(code, final, sha_file, objids, started)
-        if audit is not None:
-            _audit_all(entries, audit, pool, progress)
         facts = [fact for _path, fact in entries]
         stats = fonds_statistics(facts, {code: record} if record else None)[0]
         work = out_dir / f".{name}.work"
@@ -1065,12 +1135,15 @@ class HandoverReceipt:
 
     @property
     def ok(self) -> bool:
+        """True when nothing differs from what the package states."""
         return not self.problems
 
     def add(self, where: str, message: str, value: str | None = None, rule: str | None = None) -> None:
+        """Record one discrepancy."""
         self.problems.append(Problem(where, message, value, rule))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json`` receipt)."""
         return {
             "path": str(self.path),
             "ok": self.ok,
@@ -1206,7 +1279,7 @@ def _verify_bag(
     packages = _received_packages(root)
     paths = [path for _rel, path in packages]
     reports = _audit_each(audit, paths, pool)
-    facts: list[PackageFacts] = []
+    facts: dict[str, PackageFacts] = {}
     for (rel, path), report in zip(packages, reports, strict=True):
         entry: dict[str, Any] = {"name": rel, "valid": report.valid, "objid": report.objid}
         for problem in report.problems:
@@ -1216,15 +1289,18 @@ def _verify_bag(
         except (InvalidPackageError, UserInputError) as exc:
             receipt.add(rel, f"cannot read the package's metadata: {exc}", rule="aip")
         else:
-            facts.append(fact)
+            facts[rel] = fact
             if fact.fonds_code != receipt.fonds_code:
                 receipt.add(rel, f"AIP of another fonds ({fact.fonds_code})", fact.objid, "fonds")
             entry.update(arc_file_code=fact.arc_file_code, title=fact.title, bytes=fact.bytes)
         receipt.packages.append(entry)
-    stats = fonds_statistics(facts)
+    stats = fonds_statistics(facts.values())
     receipt.statistics = stats[0] if len(stats) == 1 else None
+    record = _read_record(root, receipt)
+    _check_bag_info(info, packages, receipt.statistics, record, receipt)
     _compare_statistics(root, stats, receipt)
-    _compare_record(root, packages, receipt)
+    if record is not None:
+        _compare_record(root, record, packages, facts, receipt.statistics, receipt)
 
 
 def _check_profile(root: Path, tar_path: Path, receipt: HandoverReceipt) -> None:
@@ -1262,57 +1338,248 @@ def _received_packages(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
-    """Each form of the statistics list against the counts taken from the packages received."""
-    expected = {row.fonds_code: row.to_dict() for row in actual}
-    base = root / STATISTICS_BASE
-    forms: dict[str, list[dict[str, Any]] | None] = {}
+def _received_format(packages: Sequence[tuple[str, Path]]) -> str | None:
+    """ "zip" or "bag" as the packages actually received are; None when mixed or none."""
+    forms = {"zip" if path.is_file() else "bag" for _rel, path in packages}
+    return forms.pop() if len(forms) == 1 else None
+
+
+def _check_bag_info(
+    info: Mapping[str, str],
+    packages: Sequence[tuple[str, Path]],
+    stats: FondsStatistics | None,
+    record: Mapping[str, Any] | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """What bag-info.txt states about the content against the content itself."""
+
+    def differs(label: str, stated: str | None, found: object, what: str) -> None:
+        receipt.add(
+            f"bag-info.txt: {label}",
+            f"bag-info ghi {stated}, {what} {found} / bag-info states {stated}, {what} {found}",
+            stated,
+            "bag-info",
+        )
+
+    count = info.get("Handover-Package-Count")
+    if count != str(len(packages)):
+        differs("Handover-Package-Count", count, len(packages), "packages received:")
+    stated_format = info.get("Handover-Package-Format")
+    received = _received_format(packages)
+    if stated_format not in ("zip", "bag"):
+        differs("Handover-Package-Format", stated_format, "zip or bag", "allowed:")
+    elif received is not None and stated_format != received:
+        differs("Handover-Package-Format", stated_format, received, "packages received are")
+    if record is not None and stated_format != record.get("package_format"):
+        differs("Handover-Package-Format", stated_format, record.get("package_format"), "the record states")
+    if stats is not None and info.get("Fonds-Name") != stats.fonds_name:
+        differs("Fonds-Name", info.get("Fonds-Name"), stats.fonds_name, "the packages received name")
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _canonical(value: object) -> object:
+    """A cell value as the CSV and xlsx forms hold it, made comparable (numbers as numbers)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", UNKNOWN):
+            return None
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if re.fullmatch(r"-?\d+\.\d*", text):
+            value = float(text)
+        else:
+            return text
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _same(stated: object, expected: object, form: str) -> bool:
+    if form == "json":  # JSON keeps types: "30" is not 30 (30.0 is)
+        numbers = {type(stated), type(expected)} <= {int, float}
+        return stated == expected and (type(stated) is type(expected) or numbers)
+    return _canonical(stated) == _canonical(expected)
+
+
+def _read_statistics_forms(
+    base: Path, receipt: HandoverReceipt
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any] | None]:
+    """Each readable form of the statistics list (json, csv, xlsx), and the workbook's totals row."""
+    forms: dict[str, list[dict[str, Any]]] = {}
+    totals = None
+
+    def unreadable(form: str, exc: Exception) -> None:
+        receipt.add(f"{STATISTICS_BASE}.{form}", f"cannot read the statistics list: {exc}", rule="statistics")
+
     try:
-        forms["json"] = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))["fonds"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        receipt.add(f"{STATISTICS_BASE}.json", f"cannot read the statistics list: {exc}", rule="statistics")
-    try:
-        forms["xlsx"] = read_statistics_xlsx(base.with_suffix(".xlsx"))
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        receipt.add(f"{STATISTICS_BASE}.xlsx", f"cannot read the statistics list: {exc}", rule="statistics")
+        data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+        if data.get("schema") != STATISTICS_VERSION:
+            raise ValueError(f"schema {data.get('schema')!r}, expected {STATISTICS_VERSION!r}")
+        rows = data["fonds"]
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ValueError("'fonds' must be a list of objects")
+        forms["json"] = rows
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        unreadable("json", exc)
     try:
         csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
         forms["csv"] = _csv_rows(csv_text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        receipt.add(f"{STATISTICS_BASE}.csv", f"cannot read the statistics list: {exc}", rule="statistics")
+        unreadable("csv", exc)
+    try:
+        forms["xlsx"], totals = read_statistics_workbook(base.with_suffix(".xlsx"))
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        unreadable("xlsx", exc)
+    return forms, totals
+
+
+def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
+    """Every column of each form of the statistics list against the packages received.
+
+    Columns computed from the packages (counts, names, date range, hồ sơ codes) are compared with
+    the same figures computed here; the columns the sender's fonds record states
+    (:data:`DECLARED_KEYS`) cannot be recomputed, so the CSV and xlsx forms must agree with the
+    JSON form on them.
+    """
+    expected = {row.fonds_code: row.to_dict() for row in actual}
+    forms, totals = _read_statistics_forms(root / STATISTICS_BASE, receipt)
     if receipt.fonds_code and receipt.fonds_code not in expected and actual:
         receipt.add(
             "statistics", "the packages received belong to another fonds", receipt.fonds_code, "statistics"
         )
+    declared = {_code_of(row): row for row in forms.get("json", [])}
     for form, rows in forms.items():
         where = f"{STATISTICS_BASE}.{form}"
-        listed = {str(row.get("fonds_code")): row for row in rows or []}
+        listed: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            code = _code_of(row)
+            if code in listed:
+                receipt.add(where, "fonds listed twice", code, "statistics")
+            listed[code] = row
         for code in sorted(set(listed) | set(expected)):
             if code not in expected:
                 receipt.add(where, "fonds listed, but no package of it was received", code, "statistics")
-                continue
-            if code not in listed:
+            elif code not in listed:
                 receipt.add(where, "fonds received but not listed", code, "statistics")
-                continue
-            for key in COUNT_KEYS:
-                stated, counted = _number(listed[code].get(key)), expected[code][key]
-                if stated != counted:
-                    header = dict(COLUMNS)[key]
-                    receipt.add(
-                        f"{where}: {code}: {header} ({key})",
-                        f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
-                        f"the packages received hold {counted}",
-                        str(stated),
-                        "statistics",
-                    )
+            else:
+                _compare_row(
+                    f"{where}: {code}", form, listed[code], expected[code], declared.get(code), receipt
+                )
+    if "xlsx" in forms:
+        _compare_totals(totals, actual, receipt)
 
 
-def _number(value: object) -> object:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def _code_of(row: Mapping[str, Any]) -> str:
+    """A row's mã phông as written (a code such as "07" is text, not the number 7)."""
+    value = row.get("fonds_code")
+    return "" if value is None else str(value).strip()
+
+
+def _compare_row(
+    where: str,
+    form: str,
+    row: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    declared: Mapping[str, Any] | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """One fonds' row of one form; each differing field is one problem naming it."""
+    labels = dict(COLUMNS) | (dict(JSON_ONLY) if form == "json" else {})
+    for key, label in labels.items():
+        field_at = f"{where}: {label} ({key})"
+        if key not in row:
+            receipt.add(field_at, "trường bị thiếu / field missing from the list", None, "statistics")
+            continue
+        stated = row[key]
+        if key == "hoso_codes":
+            _compare_codes(field_at, stated, expected[key], receipt)
+        elif key in DECLARED_KEYS:
+            if form == "json":
+                _check_declared(field_at, key, stated, receipt)
+            elif declared is not None and key in declared and not _same(stated, declared[key], form):
+                receipt.add(
+                    field_at,
+                    f"danh mục ghi {_shown(stated)}, bản .json ghi {_shown(declared[key])} / this form "
+                    f"states {_shown(stated)}, the .json form states {_shown(declared[key])}",
+                    _shown(stated),
+                    "statistics",
+                )
+        elif not _same(stated, expected[key], form):
+            receipt.add(
+                field_at,
+                f"danh mục ghi {_shown(stated)}, các gói nhận được có {_shown(expected[key])} / the list "
+                f"states {_shown(stated)}, the packages received hold {_shown(expected[key])}",
+                _shown(stated),
+                "statistics",
+            )
+    if form == "json":
+        for key in sorted(set(row) - set(labels)):
+            receipt.add(
+                f"{where}: {key}", "trường lạ / unexpected field in the list", _shown(row[key]), "statistics"
+            )
+
+
+def _compare_codes(where: str, stated: object, expected: Sequence[str], receipt: HandoverReceipt) -> None:
+    """The list of mã hồ sơ lưu trữ against the hồ sơ received."""
+    if not isinstance(stated, list) or not all(isinstance(code, str) for code in stated):
+        receipt.add(where, "must be a list of hồ sơ codes", _shown(stated), "statistics")
+        return
+    extra = sorted(set(stated) - set(expected))
+    missing = sorted(set(expected) - set(stated))
+    if extra:
+        receipt.add(
+            where,
+            "mã hồ sơ ghi trong danh mục nhưng không có gói / listed, but no package of it was received",
+            ", ".join(extra),
+            "statistics",
+        )
+    if missing:
+        receipt.add(
+            where,
+            "hồ sơ nhận được nhưng không ghi trong danh mục / received, but not listed",
+            ", ".join(missing),
+            "statistics",
+        )
+    if not extra and not missing and stated != list(expected):
+        receipt.add(where, "codes repeated or out of order", _shown(stated), "statistics")
+
+
+def _check_declared(where: str, key: str, value: object, receipt: HandoverReceipt) -> None:
+    """A value from the sender's fonds record: only its kind can be checked."""
+    if key == "paper_total":
+        ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0)
+    else:
+        ok = value is None or (isinstance(value, str) and bool(value.strip()))
+    if not ok:
+        receipt.add(where, "not a valid value for this column", _shown(value), "statistics")
+
+
+def _compare_totals(
+    totals: Mapping[str, Any] | None, actual: Sequence[FondsStatistics], receipt: HandoverReceipt
+) -> None:
+    """The workbook's "Tổng cộng" row, which is what a reader of the printed list sees."""
+    where = f"{STATISTICS_BASE}.xlsx: Tổng cộng"
+    if totals is None:
+        receipt.add(where, "the totals row is missing", rule="statistics")
+        return
+    for key in COUNT_KEYS:
+        counted = sum(getattr(row, key) for row in actual)
+        if _canonical(totals.get(key)) != counted:
+            stated = _shown(totals.get(key))
+            receipt.add(
+                f"{where}: {dict(COLUMNS)[key]} ({key})",
+                f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
+                f"the packages received hold {counted}",
+                stated,
+                "statistics",
+            )
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
@@ -1326,15 +1593,30 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
     return [{keys[h]: value for h, value in zip(headers, row, strict=False)} for row in reader if row]
 
 
-def _compare_record(root: Path, packages: Sequence[tuple[str, Path]], receipt: HandoverReceipt) -> None:
-    """The record's package list (name, size, SHA-256) against the packages actually received."""
+def _read_record(root: Path, receipt: HandoverReceipt) -> dict[str, Any] | None:
     where = f"{RECORD_BASE}.json"
     try:
         record = json.loads((root / where).read_text(encoding="utf-8"))
-        listed = {p["name"]: p for p in record["packages"]}
+        if not isinstance(record, dict) or not all(isinstance(p, dict) for p in record["packages"]):
+            raise TypeError("not a handover record")
+        {p["name"] for p in record["packages"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         receipt.add(where, f"cannot read the handover record: {exc}", rule="record")
-        return
+        return None
+    return record
+
+
+def _compare_record(
+    root: Path,
+    record: Mapping[str, Any],
+    packages: Sequence[tuple[str, Path]],
+    facts: Mapping[str, PackageFacts],
+    stats: FondsStatistics | None,
+    receipt: HandoverReceipt,
+) -> None:
+    """The record's fonds, counts and package list (name, hồ sơ, size, SHA-256) against what was received."""
+    where = f"{RECORD_BASE}.json"
+    listed = {p["name"]: p for p in record["packages"]}
     received = {rel: path for rel, path in packages}
     for name in sorted(set(listed) - set(received)):
         receipt.add(
@@ -1363,6 +1645,48 @@ def _compare_record(root: Path, packages: Sequence[tuple[str, Path]], receipt: H
             receipt.add(where, "SHA-256 in the record differs from the package received", name, "record")
         if listed[name].get("bytes") != size:
             receipt.add(where, "size in the record differs from the package received", name, "record")
+        fact = facts.get(name)
+        for key, value in (
+            (("objid", fact.objid), ("arc_file_code", fact.arc_file_code), ("title", fact.title))
+            if fact
+            else ()
+        ):
+            if listed[name].get(key) != value:
+                receipt.add(
+                    f"{where}: {name}: {key}",
+                    f"biên bản ghi {_shown(listed[name].get(key))}, gói nhận được có {value} / the record "
+                    f"states {_shown(listed[name].get(key))}, the package received holds {value}",
+                    _shown(listed[name].get(key)),
+                    "record",
+                )
+    if stats is not None:
+        _compare_record_totals(where, record, stats, receipt)
+
+
+def _compare_record_totals(
+    where: str, record: Mapping[str, Any], stats: FondsStatistics, receipt: HandoverReceipt
+) -> None:
+    """The fonds and counts the record states (what is signed) against the packages received."""
+    fonds, counts = record.get("fonds"), record.get("counts")
+    fonds = fonds if isinstance(fonds, dict) else {}
+    counts = counts if isinstance(counts, dict) else {}
+    stated_items = [
+        (f"fonds.{key}", fonds.get(key), value)
+        for key, value in (
+            ("code", stats.fonds_code),
+            ("name", stats.fonds_name),
+            ("archive_code", stats.archive_code),
+        )
+    ] + [(f"counts.{key}", counts.get(key), getattr(stats, key)) for key in COUNT_KEYS]
+    for label, stated, value in stated_items:
+        if stated != value or type(stated) is not type(value):
+            receipt.add(
+                f"{where}: {label}",
+                f"biên bản ghi {_shown(stated)}, các gói nhận được có {value} / the record states "
+                f"{_shown(stated)}, the packages received hold {value}",
+                _shown(stated),
+                "record",
+            )
 
 
 def _manifest(root: Path) -> dict[str, str]:

@@ -30,6 +30,28 @@ from .profile import NS_CSIP, NS_METS, NS_PREMIS
 from .validate import check_zip_members
 from .xmlcheck import safe_parser
 
+__all__ = [
+    "COLUMNS",
+    "COUNT_KEYS",
+    "DECLARED_KEYS",
+    "JSON_ONLY",
+    "STATISTICS_VERSION",
+    "UNKNOWN",
+    "FondsRecord",
+    "FondsStatistics",
+    "PackageFacts",
+    "fonds_statistics",
+    "load_fonds_record",
+    "read_package_facts",
+    "read_statistics_workbook",
+    "read_statistics_xlsx",
+    "statistics_csv",
+    "statistics_json",
+    "write_statistics_csv",
+    "write_statistics_json",
+    "write_statistics_xlsx",
+]
+
 _DOC_RECORD = re.compile(r"^EAD_(doc|pic|media)_.+\.xml$")
 _DIGITIZATION_PREFIX = "Số hóa"  # eventDetail of the digitization event the builder writes
 STATISTICS_VERSION = "oais_preserve/danh-muc-thong-ke/1"
@@ -61,6 +83,7 @@ class PackageFacts:
     digitized_at: str | None  # PREMIS digitization event
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain JSON-ready values."""
         return asdict(self)
 
 
@@ -285,6 +308,7 @@ class FondsStatistics:
     hoso_codes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain JSON-ready values."""
         return asdict(self)
 
 
@@ -383,10 +407,21 @@ COUNT_KEYS = (
     "paper_digital",
     "copy_number",
 )
+#: Columns stated by the sender's fonds record (TT02 PaperTotal), not computable from the packages:
+#: the receiving side can only check that the three forms of the list agree on them.
+DECLARED_KEYS = ("paper_total", "paper_total_unit")
+#: (key, Vietnamese label) of the fields only the JSON form carries.
+JSON_ONLY: tuple[tuple[str, str], ...] = (
+    ("archive_code", "Mã cơ quan lưu trữ"),
+    ("organization", "Cơ quan lưu trữ"),
+    ("files", "Số tệp"),
+    ("hoso_codes", "Danh sách mã hồ sơ"),
+)
 UNKNOWN = "chưa có dữ liệu"
 
 
 def statistics_json(rows: Sequence[FondsStatistics], *, generated: datetime) -> dict[str, Any]:
+    """The list as a JSON document: schema, generation time, the column headers, one object per fonds."""
     return {
         "schema": STATISTICS_VERSION,
         "generated": generated.isoformat(timespec="seconds"),
@@ -396,6 +431,7 @@ def statistics_json(rows: Sequence[FondsStatistics], *, generated: datetime) -> 
 
 
 def write_statistics_json(rows: Sequence[FondsStatistics], path: Path, *, generated: datetime) -> None:
+    """Write :func:`statistics_json` to ``path`` (UTF-8, Vietnamese kept as is)."""
     text = json.dumps(statistics_json(rows, generated=generated), ensure_ascii=False, indent=2) + "\n"
     path.write_text(text, encoding="utf-8")
 
@@ -405,6 +441,7 @@ def _cell(value: object) -> object:
 
 
 def statistics_csv(rows: Sequence[FondsStatistics]) -> str:
+    """The list as CSV text: the headers of :data:`COLUMNS`, unknown values as :data:`UNKNOWN`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for _key, header in COLUMNS])
@@ -415,6 +452,7 @@ def statistics_csv(rows: Sequence[FondsStatistics]) -> str:
 
 
 def write_statistics_csv(rows: Sequence[FondsStatistics], path: Path) -> None:
+    """Write :func:`statistics_csv` to ``path`` as UTF-8 with a BOM (spreadsheet programs need it)."""
     path.write_bytes(b"\xef\xbb\xbf" + statistics_csv(rows).encode("utf-8"))
 
 
@@ -445,6 +483,14 @@ def write_statistics_xlsx(
 
 def read_statistics_xlsx(path: Path) -> list[dict[str, Any]]:
     """The rows of a danh mục thống kê workbook, keyed like :data:`COLUMNS` (for checking a receipt)."""
+    return read_statistics_workbook(path)[0]
+
+
+def read_statistics_workbook(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(rows, totals row) of a danh mục thống kê workbook, keyed like :data:`COLUMNS`.
+
+    The totals row ("Tổng cộng") is ``None`` when the sheet has none.
+    """
     from openpyxl import load_workbook
 
     book = load_workbook(path, read_only=True, data_only=True)
@@ -452,15 +498,19 @@ def read_statistics_xlsx(path: Path) -> list[dict[str, Any]]:
         sheet = book.worksheets[0]
         headers = ["STT", *(header for _key, header in COLUMNS)]
         rows: list[dict[str, Any]] = []
+        totals: dict[str, Any] | None = None
         in_table = False
         for values in sheet.iter_rows(values_only=True):
-            cells = list(values)
+            cells = list(values) + [None] * (len(headers) - len(values))
             if not in_table:
                 in_table = [str(c) if c is not None else "" for c in cells[: len(headers)]] == headers
                 continue
-            if not cells or cells[0] in (None, ""):
-                break  # the totals row
-            rows.append({key: cells[i + 1] for i, (key, _h) in enumerate(COLUMNS)})
-        return rows
+            as_row = {key: cells[i + 1] for i, (key, _h) in enumerate(COLUMNS)}
+            if cells[0] in (None, ""):
+                if cells[1] == "Tổng cộng":
+                    totals = as_row
+                break
+            rows.append(as_row)
+        return rows, totals
     finally:
         book.close()

@@ -3,9 +3,11 @@
 Figures come from what exists: the AIPs in the stores (digitized in the year = the PREMIS
 digitization event; packaged in the year = the METS creation date), the handover tars (the biên
 bản bàn giao inside each) and, given a storage configuration, the storage ledger: packages stored,
-copies held, audits done, problems found and repaired, and the handovers recorded there (a
-handover found both as a tar and in the ledger counts once). Figures with no source, such as the
-hồ sơ selected until a selection list is given, say "chưa có dữ liệu" (no data yet), never 0.
+copies held, audits done, problems found and repaired, and the handovers recorded there. A
+hồ sơ counts once per fonds and year however many handovers carried it, and a handover tar
+counts once however often it is found (in several folders, or both as a tar and in the ledger).
+Figures with no source, such as the hồ sơ selected until a selection list is given, say "chưa có
+dữ liệu" (no data yet), never 0.
 
 A collector is any callable ``collector(year) -> {fonds_code: {column: number}}`` for the
 columns of :data:`COLLECTED`; :func:`ledger_collector` is the storage ledger's,
@@ -15,9 +17,11 @@ columns of :data:`COLLECTED`; :func:`ledger_collector` is the storage ledger's,
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
+import re
 import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +34,27 @@ from .ledger import Ledger
 from .profile import now
 from .statistics import UNKNOWN, PackageFacts, read_package_facts
 from .storage import StorageConfig, copy_path
+
+__all__ = [
+    "COLLECTED",
+    "COLUMNS",
+    "COMPUTED",
+    "LEDGER_COLUMNS",
+    "Collector",
+    "FondsYear",
+    "YearReport",
+    "find_handovers",
+    "ledger_collector",
+    "ledger_figures",
+    "read_handover_record",
+    "render_report_html",
+    "selection_collector",
+    "stored_aips",
+    "write_report",
+    "write_report_html",
+    "write_report_xlsx",
+    "yearly_report",
+]
 
 Collector = Callable[[int], Mapping[str, Mapping[str, int]]]
 
@@ -78,6 +103,8 @@ class FondsYear:
 
 @dataclass
 class YearReport:
+    """The report of one year: one row per fonds, and the handovers of the year."""
+
     year: int
     generated: datetime
     organization: str
@@ -85,6 +112,7 @@ class YearReport:
     handovers: list[dict[str, Any]] = field(default_factory=list)  # (name, fonds, date, hồ sơ) of the year
 
     def totals(self) -> dict[str, int | None]:
+        """Column sums over the fonds; ``None`` where any fonds has no source for the column."""
         result: dict[str, int | None] = {}
         for key, _header in (*COMPUTED, *COLLECTED):
             values = [getattr(row, key) for row in self.rows]
@@ -92,6 +120,7 @@ class YearReport:
         return result
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``bao-cao-YYYY.json``)."""
         return {
             "year": self.year,
             "generated": self.generated.isoformat(timespec="seconds"),
@@ -291,22 +320,11 @@ def yearly_report(
             row.packaged += 1
             row.bytes += fact.bytes
     report = YearReport(year, now().replace(microsecond=0), organization)
-    counted: set[str] = set()
+    seen_handovers = _SeenHandovers()
     for tar in handovers:
-        record = read_handover_record(Path(tar))
-        when = date.fromisoformat(record["handover_date"])
-        if when.year != year:
-            continue
-        code = record["fonds"]["code"]
-        row = rows.setdefault(code, FondsYear(code, record["fonds"]["name"]))
-        handed = {p["arc_file_code"] for p in record["packages"]}
-        row.handed_over += len(handed)
-        counted.add(Path(tar).name.removesuffix(".tar"))
-        report.handovers.append(
-            {"name": Path(tar).name, "fonds_code": code, "date": when.isoformat(), "hoso": len(handed)}
-        )
+        _count_tar(Path(tar), year, rows, seen_handovers, report)
     if storage is not None:
-        _ledger_handovers(storage, year, rows, counted, report)
+        _ledger_handovers(storage, year, rows, seen_handovers, report)
         collectors = [*collectors, ledger_collector(storage)]
     for collector in collectors:
         for code, figures in collector(year).items():
@@ -321,22 +339,82 @@ def yearly_report(
             for key in LEDGER_COLUMNS:
                 if getattr(row, key) is None:
                     setattr(row, key, 0)
+    for code, hoso in seen_handovers.hoso.items():
+        rows[code].handed_over = len(hoso)
     report.rows = [rows[code] for code in sorted(rows)]
     return report
 
 
+@dataclass
+class _SeenHandovers:
+    """Handovers already counted (by tar name and by digest) and the hồ sơ handed over per fonds.
+
+    A hồ sơ handed over twice in the year (two handovers of the fonds) counts once; a tar found
+    twice (two --handovers folders, or as a tar and in the ledger) is one handover.
+    """
+
+    names: set[str] = field(default_factory=set)
+    digests: set[str] = field(default_factory=set)
+    hoso: dict[str, set[str]] = field(default_factory=dict)
+
+    def known(self, name: str, digest: str) -> bool:
+        """Whether this handover (by tar name or digest) was already counted."""
+        return name in self.names or digest in self.digests
+
+    def add(self, name: str, digest: str, fonds_code: str, hoso: Iterable[str]) -> None:
+        """Count one handover and the hồ sơ it carried."""
+        self.names.add(name)
+        self.digests.add(digest.lower())
+        self.hoso.setdefault(fonds_code, set()).update(hoso)
+
+
+def _tar_digest(tar: Path) -> str:
+    """The tar's SHA-256: from the ``.sha256`` file beside it when there is one, else computed."""
+    beside = tar.with_name(tar.name + ".sha256")
+    try:
+        words = beside.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        words = []
+    if words and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
+        return words[0].lower()
+    sha = hashlib.sha256()
+    with open(tar, "rb") as fh:
+        while chunk := fh.read(4 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _count_tar(
+    tar: Path, year: int, rows: dict[str, FondsYear], seen: _SeenHandovers, report: YearReport
+) -> None:
+    """One handover tar: its hồ sơ join the fonds' handed-over set if it is dated in ``year``."""
+    record = read_handover_record(tar)
+    when = date.fromisoformat(record["handover_date"])
+    if when.year != year:
+        return
+    name, digest = tar.name.removesuffix(".tar"), _tar_digest(tar)
+    if digest in seen.digests:  # the same tar found again (another folder, another name)
+        return
+    code = record["fonds"]["code"]
+    rows.setdefault(code, FondsYear(code, record["fonds"]["name"]))
+    handed = {p["arc_file_code"] for p in record["packages"]}
+    seen.add(name, digest, code, handed)
+    report.handovers.append(
+        {"name": tar.name, "fonds_code": code, "date": when.isoformat(), "hoso": len(handed)}
+    )
+
+
 def _ledger_handovers(
-    storage: StorageConfig, year: int, rows: dict[str, FondsYear], counted: set[str], report: YearReport
+    storage: StorageConfig, year: int, rows: dict[str, FondsYear], seen: _SeenHandovers, report: YearReport
 ) -> None:
     """Handovers recorded in the ledger in ``year`` that were not already counted from their tar."""
     with storage.open_ledger() as ledger:
         for handover in ledger.handovers(year):
-            if handover.name in counted:
+            if seen.known(handover.name, handover.sha256.lower()):
                 continue
-            counted.add(handover.name)
             hoso = {p.hoso_code or p.objid for p in ledger.handed_over_packages(handover.id)}
-            row = rows.setdefault(handover.fonds_code, FondsYear(handover.fonds_code, ""))
-            row.handed_over += len(hoso)
+            rows.setdefault(handover.fonds_code, FondsYear(handover.fonds_code, ""))
+            seen.add(handover.name, handover.sha256, handover.fonds_code, hoso)
             report.handovers.append(
                 {
                     "name": f"{handover.name}.tar",
@@ -355,6 +433,7 @@ def _cell(value: object) -> object:
 
 
 def write_report_xlsx(report: YearReport, path: Path) -> None:
+    """The report as a printable workbook (Vietnamese headers, totals row, A4 landscape)."""
     from openpyxl import Workbook
 
     from .sheets import header_row, setup_print, title_rows
@@ -464,6 +543,7 @@ ul {{ margin: 2mm 0 0; font-size: 8pt; }}
 
 
 def write_report_html(report: YearReport, path: Path) -> None:
+    """Write :func:`render_report_html` to ``path``."""
     path.write_text(render_report_html(report), encoding="utf-8")
 
 

@@ -254,6 +254,116 @@ def test_edited_count_in_statistics_list_is_reported(p07_handover: Path, tmp_pat
     assert result.exit_code == 1 and "danh-muc-thong-ke.json" in result.output
 
 
+def _edit_xlsx(path: Path, fonds: str, edits: dict[str, object], totals: dict[str, object]) -> None:
+    """Change cells of the statistics workbook, in the fonds' row and in the totals row."""
+    from openpyxl import load_workbook
+
+    from oais_preserve.statistics import COLUMNS
+
+    book = load_workbook(path)
+    sheet = book.worksheets[0]
+    column = {key: index + 2 for index, (key, _header) in enumerate(COLUMNS)}  # after STT
+    for row in sheet.iter_rows():
+        target = edits if row[1].value == fonds else totals if row[1].value == "Tổng cộng" else {}
+        for key, value in target.items():
+            row[column[key] - 1].value = value
+    book.save(path)
+
+
+def test_every_field_of_every_form_is_compared(p07_handover: Path, tmp_path: Path) -> None:
+    """Not only the counts: dates, names, hồ sơ codes, declared columns, totals, bag-info, record."""
+    tar = _copy_handover(p07_handover, tmp_path / "fields")
+    root = _extract(tar, tmp_path / "x")
+    base = root / "data" / "thong-ke" / "danh-muc-thong-ke"
+    data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    row = data["fonds"][0]
+    truth = dict(row)
+    row.update(start_date="1900-01-01", fonds_name="Phông giả mạo", archive_code="H99")
+    row["hoso_codes"] = [*row["hoso_codes"][1:], "X.1"]
+    base.with_suffix(".json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    csv_text = base.with_suffix(".csv").read_bytes().decode("utf-8-sig")
+    header, line = csv_text.splitlines()[:2]
+    cells = line.split(",")
+    cells[10] = "2099"  # end_date
+    cells[11] = "5"  # paper_total: the JSON form says unknown
+    base.with_suffix(".csv").write_bytes(("\ufeff" + header + "\r\n" + ",".join(cells) + "\r\n").encode())
+    _edit_xlsx(base.with_suffix(".xlsx"), "P07", {"hoso_digitized": 3}, {"pages": 1})
+    info = root / "bag-info.txt"
+    text = info.read_text(encoding="utf-8")
+    text = text.replace("Handover-Package-Count: 30", "Handover-Package-Count: 29")
+    text = text.replace("Handover-Package-Format: zip", "Handover-Package-Format: bag")
+    info.write_text(text, encoding="utf-8")
+    record_path = root / "data" / "bien-ban" / "bien-ban-ban-giao.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["counts"]["sheets"] += 1
+    record["packages"][0]["arc_file_code"] = "X.2"
+    record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    _reseal(root)
+    _retar(root, tar)
+
+    receipt = verify_handover(tar, workers=1)
+    found = sorted((p.where, p.value or "") for p in receipt.problems)
+    stats = "data/thong-ke/danh-muc-thong-ke"
+    first_code = truth["hoso_codes"][0]
+    assert found == sorted(
+        [
+            (f"{stats}.json: P07: Thời gian bắt đầu (start_date)", "1900-01-01"),
+            (f"{stats}.json: P07: Tên phông/công trình/sưu tập (fonds_name)", "Phông giả mạo"),
+            (f"{stats}.json: P07: Mã cơ quan lưu trữ (archive_code)", "H99"),
+            (f"{stats}.json: P07: Danh sách mã hồ sơ (hoso_codes)", "X.1"),
+            (f"{stats}.json: P07: Danh sách mã hồ sơ (hoso_codes)", first_code),
+            (f"{stats}.csv: P07: Thời gian kết thúc (end_date)", "2099"),
+            (f"{stats}.csv: P07: Tổng số tài liệu giấy (paper_total)", "5"),
+            (f"{stats}.xlsx: P07: Số hồ sơ đã số hóa (hoso_digitized)", "3"),
+            (f"{stats}.xlsx: Tổng cộng: Số trang (pages)", "1"),
+            ("bag-info.txt: Handover-Package-Count", "29"),
+            ("bag-info.txt: Handover-Package-Format", "bag"),  # the packages are zips
+            ("bag-info.txt: Handover-Package-Format", "bag"),  # the record says zip
+            ("data/bien-ban/bien-ban-ban-giao.json: counts.sheets", str(truth["sheets"] + 1)),
+            (f"data/bien-ban/bien-ban-ban-giao.json: {record['packages'][0]['name']}: arc_file_code", "X.2"),
+        ]
+    )
+    by_where = {p.where: p.message for p in receipt.problems}
+    assert truth["start_date"] in by_where[f"{stats}.json: P07: Thời gian bắt đầu (start_date)"]
+    assert truth["end_date"] in by_where[f"{stats}.csv: P07: Thời gian kết thúc (end_date)"]
+    assert "30" in by_where["bag-info.txt: Handover-Package-Count"]
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert (
+        result.exit_code == 1 and "start_date" in result.output and "Handover-Package-Count" in result.output
+    )
+
+
+def test_statistics_forms_as_written_compare_clean(tmp_path: Path) -> None:
+    """The three forms as the writers make them raise nothing: a numeric-looking mã phông, a
+    declared PaperTotal, unknown dates; one edit then names exactly its form and column."""
+    from datetime import datetime
+
+    from oais_preserve.handover import STATISTICS_BASE, HandoverReceipt, _compare_statistics
+    from oais_preserve.statistics import (
+        FondsStatistics,
+        write_statistics_csv,
+        write_statistics_json,
+        write_statistics_xlsx,
+    )
+
+    row = FondsStatistics("07", "Phông Sở Thủy lợi", "H55.22", "Trung tâm", packages=2, hoso=2, pages=9)
+    row.paper_total, row.paper_total_unit, row.hoso_codes = 12.5, "mét giá", ["07.1", "07.2"]
+    base = tmp_path / STATISTICS_BASE
+    base.parent.mkdir(parents=True)
+    generated = datetime(2026, 12, 1, 8, 0)
+    write_statistics_json([row], base.with_suffix(".json"), generated=generated)
+    write_statistics_csv([row], base.with_suffix(".csv"))
+    write_statistics_xlsx([row], base.with_suffix(".xlsx"), title="T", subtitle="S", generated=generated)
+    receipt = HandoverReceipt(tmp_path / "x.tar", fonds_code="07")
+    _compare_statistics(tmp_path, [row], receipt)
+    assert receipt.problems == []
+    _edit_xlsx(base.with_suffix(".xlsx"), "07", {"paper_total": 13}, {})
+    _compare_statistics(tmp_path, [row], receipt)
+    assert [(p.where, p.value) for p in receipt.problems] == [
+        (f"{STATISTICS_BASE}.xlsx: 07: Tổng số tài liệu giấy (paper_total)", "13")
+    ]
+
+
 def test_hostile_tar_members_are_refused(tmp_path: Path) -> None:
     tar = tmp_path / "evil.tar"
     with tarfile.open(tar, "w") as archive:
@@ -281,12 +391,75 @@ def test_damaged_aip_is_refused_and_nothing_is_written(fonds_store: Path, tmp_pa
     out = tmp_path / "out"
     with pytest.raises(InvalidPackageError) as caught:
         handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
-    assert any(bags[1].name in p.where and victim.name in p.where for p in caught.value.problems)
-    assert list(out.iterdir()) == []
+    assert any(bags[1].name in str(p) and victim.name in str(p) for p in caught.value.problems)
+    assert not out.exists()  # the folder the refused handover made is gone again
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with pytest.raises(InvalidPackageError):
+        handover(find_aips([store]), existing / "a" / "b", sender=SENDER, receiver=RECEIVER, workers=1)
+    assert existing.is_dir() and list(existing.iterdir()) == []  # what was there before stays
     result = CliRunner().invoke(
         main, ["handover", "P08", str(out), "--store", str(store), "--sender", SENDER.organization]
     )
     assert result.exit_code == 1 and victim.name in result.output
+
+
+def _p08_copies(fonds_store: Path, tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """Two stores holding copies of the same P08 AIPs; returns (store A, store B, bags in A)."""
+    bags = [b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text()]
+    for store in ("a", "b"):
+        for bag in bags:
+            shutil.copytree(bag, tmp_path / store / bag.name)
+    return tmp_path / "a", tmp_path / "b", [tmp_path / "a" / bag.name for bag in bags]
+
+
+def _flip_payload(bag: Path) -> Path:
+    victim = next((bag / "data" / "representations" / "rep1" / "data").iterdir())
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    return victim
+
+
+@pytest.mark.parametrize("audit_name", ["structural_audit", "full_audit"])
+def test_damaged_copy_in_one_store_falls_back_to_another_store(
+    fonds_store: Path, tmp_path: Path, audit_name: str
+) -> None:
+    """Damage found by the audit (full) or while copying (structural): the other store's copy is used."""
+    from oais_preserve.handover import full_audit, structural_audit
+
+    store_a, store_b, bags = _p08_copies(fonds_store, tmp_path)
+    _flip_payload(bags[1])
+    audit = {"structural_audit": structural_audit, "full_audit": full_audit}[audit_name]
+    (result,) = handover(
+        find_aips([store_a, store_b]),
+        tmp_path / "out",
+        sender=SENDER,
+        receiver=RECEIVER,
+        audit=audit,
+        workers=1,
+    )
+    assert len(result.packages) == 2
+    receipt = verify_handover(result.path, workers=1)
+    assert receipt.ok, receipt.problems
+    # every copy damaged: refused, naming both copies, and nothing left behind
+    victim = _flip_payload(store_b / bags[1].name)
+    out = tmp_path / "refused"
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([store_a, store_b]), out, sender=SENDER, receiver=RECEIVER, audit=audit, workers=1)
+    (problem,) = caught.value.problems
+    assert str(bags[1]) in problem.message and str(store_b / bags[1].name) in problem.message
+    assert victim.name in problem.message and not out.exists()
+
+
+def test_unreadable_copy_in_one_store_falls_back_to_another_store(fonds_store: Path, tmp_path: Path) -> None:
+    store_a, store_b, bags = _p08_copies(fonds_store, tmp_path)
+    (bags[0] / "data" / "METS.xml").write_text("<mets")  # not well-formed; bag-info still names it
+    args = ["handover", "P08", str(tmp_path / "out"), "--store", str(store_a), "--store", str(store_b)]
+    result = CliRunner().invoke(main, [*args, "--sender", SENDER.organization, "-w", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    (handed,) = json.loads(result.output)["handovers"]
+    assert len(handed["packages"]) == 2 and verify_handover(Path(handed["path"]), workers=1).ok
 
 
 def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tarfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,7 @@ def test_every_copy_damaged_is_refused_and_nothing_is_written(fonds_store: Path,
         handover(config, out, sender=SENDER, receiver=RECEIVER, fonds=["P08"], workers=1)
     (problem,) = caught.value.problems
     assert problem.rule == "copies" and "primary" in problem.message and "replica" in problem.message
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # no tar, no partial, not even the folder the handover made
     with Ledger(config.ledger_path) as ledger:
         assert ledger.handovers() == []
 
@@ -416,6 +417,16 @@ def test_report_counts_a_handover_once_from_tar_and_ledger(fonds_store: Path, tm
     assert row.handed_over == 2 and row.packaged == 2 and row.fonds_name
     assert [h["name"] for h in from_ledger.handovers] == [result.path.name]
     assert row.stored == 2 and row.copies_held == 4
+    # the tar under another name is still that handover (same digest); a second handover of the
+    # fonds in the year, recorded in the ledger, hands over the same two hồ sơ: still 2
+    renamed = tmp_path / "elsewhere" / "ban-sao.tar"
+    renamed.parent.mkdir()
+    renamed.write_bytes(result.path.read_bytes())
+    when = date(year, 1, 2) if result.path.name.endswith("0101.tar") else date(year, 1, 1)
+    handover(config, tmp_path / "out", sender=SENDER, receiver=RECEIVER, handover_date=when, workers=1)
+    twice = yearly_report(year, handovers=[result.path, renamed], storage=config)
+    (row,) = [r for r in twice.rows if r.fonds_code == "P08"]
+    assert row.handed_over == 2 and len(twice.handovers) == 2
     with pytest.raises(UserInputError):
         yearly_report(year)
 

@@ -120,6 +120,35 @@ def test_report_figures_match_the_packages_and_records(
     assert data["totals"]["selected"] is None and len(data["handovers"]) == 1
 
 
+def test_hoso_handed_over_twice_or_tar_found_twice_counts_once(
+    fonds_store: Path, handovers: Path, tmp_path: Path
+) -> None:
+    """Two handovers of P08 in one year, and the same tar in two folders: 2 hồ sơ, not 4 or 6."""
+    year = _packaged_year(fonds_store)
+    again = tmp_path / "again"
+    handover(
+        find_aips([fonds_store]),
+        again,
+        sender=Party("Trung tâm Lưu trữ lịch sử tỉnh Thái Nguyên"),
+        receiver=Party("Bộ Nội vụ"),
+        fonds=["P08"],
+        handover_date=date(year, 12, 2),
+        audit=None,
+        workers=1,
+    )
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    first = handovers / f"BGNV_P08_{year}1201.tar"
+    shutil.copy(first, copy / first.name)  # the same tar, in a second folder
+    shutil.copy(first, copy / "renamed.tar")  # and under another name, with no .sha256 beside it
+    report = yearly_report(
+        year, find_aips([fonds_store]), handovers=[first, *again.glob("*.tar"), *copy.glob("*.tar")]
+    )
+    p08 = next(row for row in report.rows if row.fonds_code == "P08")
+    assert p08.handed_over == p08.hoso_total == 2
+    assert sorted(h["date"] for h in report.handovers) == [f"{year}-12-01", f"{year}-12-02"]
+
+
 def test_collectors_fill_their_columns(fonds_store: Path) -> None:
     year = _packaged_year(fonds_store)
 
@@ -174,3 +203,22 @@ def test_html_page_renders_on_one_page_in_chromium(
         coloured = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
     assert dark > 2000  # text and table lines were drawn
     assert len(coloured) > 50  # the chart's bars and anti-aliased text, not a blank page
+
+
+@pytest.mark.parametrize("name", ["handover", "statistics", "yearreport"])
+def test_public_api_is_declared_and_documented(name: str) -> None:
+    """Each module says what is public (``__all__``); every public function and class has a docstring."""
+    import importlib
+    import inspect
+
+    import oais_preserve
+
+    module = importlib.import_module(f"oais_preserve.{name}")
+    public = module.__all__
+    assert public and len(public) == len(set(public))
+    for attribute in public:
+        value = getattr(module, attribute)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert inspect.getdoc(value), f"{name}.{attribute} has no docstring"
+    assert oais_preserve.yearly_report is yearly_report
+    assert {"yearly_report", "write_report", "YearReport"} <= set(oais_preserve.__all__)
