@@ -496,19 +496,7 @@ def check_job(job: QaJob) -> QaResult:
             "không đọc được tệp (hỏng hoặc không đúng định dạng)",
             "cannot read the file (damaged or not what its name says)",
         )
-        return QaResult(
-            job.rel,
-            suffix.lstrip(".").upper(),
-            "fail",
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            (failure,),
-            job.file_code,
-        )
+        return _failed(job, suffix, failure)
     unsupported = QaCheck(
         "format",
         "fail",
@@ -517,18 +505,23 @@ def check_job(job: QaJob) -> QaResult:
         "định dạng không được chấp nhận cho bản số hóa",
         "format not accepted for digitized copies",
     )
+    return _failed(job, suffix, unsupported)
+
+
+def _failed(job: QaJob, suffix: str, check: QaCheck) -> QaResult:
+    """A file that could not be measured: one failed check, no values."""
     return QaResult(
         job.rel,
         suffix.lstrip(".").upper(),
         "fail",
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        (unsupported,),
-        job.file_code,
+        pages=None,
+        min_dpi=None,
+        bit_depth=None,
+        colour=None,
+        pdfa=None,
+        text_layer=None,
+        checks=(check,),
+        file_code=job.file_code,
     )
 
 
