@@ -1344,48 +1344,50 @@ class ScanIndex:
         return sorted(self.by_ordinal.get((stem, ordinal), []))
 
 
+def _written_scans(
+    importer: _Importer,
+    index: ScanIndex,
+    hoso: CatalogueHoSo,
+    written: list[str],
+    origin: ProblemOrigin,
+    header: str | None,
+    bad_fields: set[str],
+) -> list[str]:
+    """The scans found for the file names written in the workbook; each one missing is a problem."""
+    found_all: list[str] = []
+    for name in written:
+        found = index.find_name(name)
+        if found:
+            found_all.append(found)
+            continue
+        importer.problem(
+            origin,
+            header,
+            name,
+            "scan-missing",
+            "không tìm thấy tệp trong thư mục bản quét",
+            "file not found in the scans folder",
+            hoso.file_code,
+        )
+        hoso.errors += 1
+        bad_fields.add("files")
+    return found_all
+
+
 def _match_scans(importer: _Importer, hoso: CatalogueHoSo, index: ScanIndex) -> None:
     whole = index.by_rule(hoso.file_code, None)
     written_hoso = hoso.fields.pop("files", None)
     if isinstance(written_hoso, list):
-        for written in written_hoso:
-            found = index.find_name(written)
-            if found:
-                whole.append(found)
-            else:
-                importer.problem(
-                    hoso.origin,
-                    hoso.layout.header("files" if hoso.layout.role == "hoso" else "hoso.files"),
-                    written,
-                    "scan-missing",
-                    "không tìm thấy tệp trong thư mục bản quét",
-                    "file not found in the scans folder",
-                    hoso.file_code,
-                )
-                hoso.errors += 1
-                hoso.bad_fields.add("files")
+        header = hoso.layout.header("files" if hoso.layout.role == "hoso" else "hoso.files")
+        whole += _written_scans(importer, index, hoso, written_hoso, hoso.origin, header, hoso.bad_fields)
     hoso.hoso_files = sorted(set(whole))
     for doc in hoso.documents:
         ordinal = doc.fields.get("docOrdinal")
         written_files = doc.fields.pop("files", None)
         matched: list[str] = []
         if isinstance(written_files, list):
-            for written in written_files:
-                found = index.find_name(written)
-                if found:
-                    matched.append(found)
-                else:
-                    importer.problem(
-                        doc.origin,
-                        doc.layout.header("files"),
-                        written,
-                        "scan-missing",
-                        "không tìm thấy tệp trong thư mục bản quét",
-                        "file not found in the scans folder",
-                        hoso.file_code,
-                    )
-                    hoso.errors += 1
-                    doc.bad_fields.add("files")
+            header = doc.layout.header("files")
+            matched = _written_scans(importer, index, hoso, written_files, doc.origin, header, doc.bad_fields)
         elif isinstance(ordinal, int):
             matched = index.by_rule(hoso.file_code, ordinal)
             if not matched and not hoso.hoso_files:
