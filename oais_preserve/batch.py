@@ -12,6 +12,7 @@ bad hồ sơ is recorded as failed with its reason and never stops the others.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from collections import deque
@@ -298,8 +299,12 @@ def _failed(job: HosoJob, reason: str) -> BatchItem:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool of our own (one place to make it, so a test can give it an initializer)."""
-    return ProcessPoolExecutor(max_workers=workers)
+    """A process pool of our own (one place to make it, so a test can give it an initializer).
+
+    Workers come from a fork server, not a fork of this process: the catalogue import has used
+    libvips here (page counts), and a child forked from its threads can hang in libvips.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def _run_in_own_pools(jobs: Sequence[HosoJob], workers: int, record: _Record) -> None:

@@ -195,8 +195,7 @@ def _die_on(code: str) -> None:
 
 
 def _dying_pool(code: str) -> Callable[[int], ProcessPoolExecutor]:
-    # fork: the children inherit this module, so the initializer needs no import by name
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")  # as batch._pool: no fork of this process
     return lambda workers: ProcessPoolExecutor(
         workers, mp_context=context, initializer=_die_on, initargs=(code,)
     )
