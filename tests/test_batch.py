@@ -166,7 +166,7 @@ def test_cli_batch_on_a_dask_cluster_matches_the_local_run(
         [*batch, str(tmp_path / "local"), "--selection", str(selection), "--workers", "1", "--json"],
     )
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address
         remote = runner.invoke(

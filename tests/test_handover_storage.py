@@ -440,7 +440,7 @@ def test_handover_on_a_dask_cluster_matches_the_local_one(fonds_store: Path, tmp
     local_out, remote_out = tmp_path / "local", tmp_path / "remote"
     (local,) = handover(config, local_out, sender=SENDER, receiver=RECEIVER, fonds=["P08"], workers=2)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster:
         args = ["handover", "P08", str(remote_out), "--storage", str(tmp_path / "storage.toml")]
         args += ["--sender", SENDER.organization, "--scheduler", cluster.scheduler_address, "--json"]

@@ -408,7 +408,7 @@ def test_dask_cluster_gives_the_same_results_as_local(tmp_path: Path) -> None:
         expected = audit(config, full=True, executor=local)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         ) as cluster,
         open_executor(scheduler=cluster.scheduler_address) as executor,
     ):
