@@ -41,7 +41,6 @@ from .derivatives import (
     master_kind,
     tool_versions,
 )
-from .ead import ead_schema_files
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import FileJob, read_file
 from .mets import (
@@ -54,6 +53,7 @@ from .mets import (
     write_representation_mets,
 )
 from .metsread import MetsModel, read_mets
+from .packagewriter import REP_DIR, premis_ref, record_file, relative_ref, schema_sources, write_file
 from .premis import (
     Agent,
     EntityObject,
@@ -69,8 +69,6 @@ from .premis import (
 )
 from .profile import (
     DIP_HOSO,
-    OFFICIAL_XSDS,
-    PREMIS_XSD,
     REPRESENTATION,
     SOFTWARE_NAME,
     XSD_MIMETYPE,
@@ -79,7 +77,6 @@ from .profile import (
     package_uuid,
     timestamp,
 )
-from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, extracted_zip, validate, validate_package
 from .viewer import (
@@ -96,7 +93,6 @@ from .xmlcheck import safe_parser
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-REP_DIR = f"representations/{REPRESENTATION}"
 VIEWER = "documentation/index.html"
 SUMMARY = "documentation/thong-tin-goi.txt"
 _KIND_BY_PREFIX = (("EAD_DOC", "doc"), ("EAD_PIC", "pic"), ("EAD_MEDIA", "media"))
@@ -660,18 +656,16 @@ class _DipBuilder:
 
     # writing ---------------------------------------------------------------------------------
     def _copy(self, rel: str, source: Path, mimetype: str) -> MetsFile:
-        record = read_file(FileJob(source, self.root / rel, identify=False), ("sha256",))
-        sha = record.digests["sha256"]
-        self.known[rel] = (record.size, sha)
-        return MetsFile(new_id("ID-"), rel, mimetype, record.size, self.created, sha)
+        meta, _record = record_file(self.root, rel, mimetype, self.created, ("sha256",), source)
+        self.known[rel] = (meta.size, meta.checksum)
+        return meta
 
     def _write(
         self, rel: str, writer: Callable[[HashingWriter], object], mimetype: str = "application/xml"
     ) -> MetsFile:
-        with HashingWriter(self.root / rel) as out:
-            writer(out)
-        self.known[rel] = (out.size, out.sha256)
-        return MetsFile(new_id("ID-"), rel, mimetype, out.size, self.created, out.sha256)
+        meta = write_file(self.root, rel, writer, mimetype, self.created)
+        self.known[rel] = (meta.size, meta.checksum)
+        return meta
 
     def write(self) -> None:
         agents = self._mets_agents()
@@ -685,8 +679,8 @@ class _DipBuilder:
                 representation=REPRESENTATION,
                 created=self.created,
                 agents=agents,
-                descriptive=[_relative(r, REP_DIR) for r in doc_refs],
-                preservation=[_relative(rep_premis, REP_DIR)],
+                descriptive=[relative_ref(r, REP_DIR) for r in doc_refs],
+                preservation=[relative_ref(rep_premis, REP_DIR)],
                 data_files=self._data_files,
                 links=links,
             ),
@@ -778,10 +772,7 @@ class _DipBuilder:
             )
 
     def _schemas(self) -> list[MetsFile]:
-        names = [*OFFICIAL_XSDS, PREMIS_XSD]
-        sources = [SCHEMA_DIR / "xsd" / name for name in names]
-        kinds = sorted({p.document.kind for p in self.plan.included})
-        sources += [SCHEMA_DIR / "ead" / name for name in ead_schema_files(kinds)]
+        sources = schema_sources({p.document.kind for p in self.plan.included}, with_premis=True)
         return [self._copy(f"schemas/{src.name}", src, XSD_MIMETYPE) for src in sources]
 
     # PREMIS ----------------------------------------------------------------------------------
@@ -856,7 +847,7 @@ class _DipBuilder:
                 premis.add_agents([agents["software"], agents["libvips"], agents["pdfium"]])
 
         meta = self._write(rel, write)
-        return MdRef(meta, "PREMIS", new_id(), mdtype_version="3.0", label="PREMIS")
+        return premis_ref(meta)
 
     def _file_object(self, placed: _Placed, rep_id: Identifier) -> FileObject:
         note = f"{placed.output.role}; {placed.output.parameters}"
@@ -944,7 +935,7 @@ class _DipBuilder:
                 premis.add_agents([agents["software"], agents["org"]])
 
         meta = self._write(rel, write)
-        return MdRef(meta, "PREMIS", new_id(), mdtype_version="3.0", label="PREMIS")
+        return premis_ref(meta)
 
     def _package_events(self, entity: Identifier, software: Identifier, org: Identifier) -> list[Event]:
         plan = self.plan
@@ -1114,10 +1105,3 @@ class _DipBuilder:
             self.cached,
             seconds,
         )
-
-
-def _relative(ref: MdRef, base: str) -> MdRef:
-    f = ref.file
-    href = f.href[len(base) + 1 :] if f.href.startswith(base + "/") else f.href
-    moved = MetsFile(f.id, href, f.mimetype, f.size, f.created, f.checksum, f.checksum_type)
-    return MdRef(moved, ref.mdtype, ref.section_id, ref.mdtype_version, ref.other_mdtype, ref.label)

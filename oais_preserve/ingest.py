@@ -20,7 +20,8 @@ from lxml import etree
 from . import __version__
 from .errors import InvalidPackageError, Problem, UserInputError
 from .metsread import MetsModel, read_mets
-from .packages import REP_DIR, BuildResult, Progress, _build
+from .packages import BuildResult, Progress, _build
+from .packagewriter import REP_DIR
 from .premis import Event, Identifier
 from .profile import PROFILES, SOFTWARE_NAME, new_id, timestamp
 from .schemas import SCHEMA_DIR

@@ -35,7 +35,6 @@ from .ead import (
     HOSO_SCHEMA,
     document_ead_filename,
     document_values,
-    ead_schema_files,
     hoso_values,
     render_checked,
 )
@@ -52,6 +51,7 @@ from .mets import (
     write_package_mets,
     write_representation_mets,
 )
+from .packagewriter import REP_DIR, premis_ref, record_file, relative_ref, schema_sources, write_file
 from .premis import (
     Agent,
     EntityObject,
@@ -65,8 +65,6 @@ from .premis import (
     tool_agent,
 )
 from .profile import (
-    OFFICIAL_XSDS,
-    PREMIS_XSD,
     PROFILES,
     REPRESENTATION,
     SOFTWARE_NAME,
@@ -79,7 +77,6 @@ from .profile import (
     timestamp,
 )
 from .qa import QaResult, premis_events
-from .schemas import SCHEMA_DIR
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
 from .xmlcheck import ead_schema, safe_parser
@@ -87,7 +84,6 @@ from .xmlcheck import ead_schema, safe_parser
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-REP_DIR = f"representations/{REPRESENTATION}"
 
 
 @dataclass(frozen=True)
@@ -532,18 +528,15 @@ class _BuildContext:
     def _write_xml(
         self, rel: str, writer: Callable[[HashingWriter], object], mimetype: str = "application/xml"
     ) -> MetsFile:
-        """Write one of our files through a hashing writer: it is never read back to hash it."""
-        with HashingWriter(self.root / rel) as out:
-            writer(out)
-        self.inventory.add_meta(rel, out.size, self._digests_of(rel, out.sha256))
-        return MetsFile(new_id("ID-"), rel, mimetype, out.size, self.created, out.sha256)
+        meta = write_file(self.root, rel, writer, mimetype, self.created)
+        self.inventory.add_meta(rel, meta.size, self._digests_of(rel, meta.checksum))
+        return meta
 
     def _record_file(self, rel: str, mimetype: str, source: Path | None = None) -> MetsFile:
         """Hash a small file we wrote (EAD) or copy one in (schemas) and record it."""
-        job = FileJob(source or self.root / rel, self.root / rel if source else None, identify=False)
-        record = read_file(job, self.algorithms)
+        meta, record = record_file(self.root, rel, mimetype, self.created, self.algorithms, source)
         self.inventory.add_meta(rel, record.size, record.digests)
-        return MetsFile(new_id("ID-"), rel, mimetype, record.size, self.created, record.digests["sha256"])
+        return meta
 
     def write_metadata(self) -> None:
         agents = self._mets_agents()
@@ -557,8 +550,8 @@ class _BuildContext:
                 representation=REPRESENTATION,
                 created=self.created,
                 agents=agents,
-                descriptive=[_relative(r, REP_DIR) for r in doc_refs],
-                preservation=[_relative(r, REP_DIR) for r in rep_premis],
+                descriptive=[relative_ref(r, REP_DIR) for r in doc_refs],
+                preservation=[relative_ref(r, REP_DIR) for r in rep_premis],
                 data_files=self._data_files,
                 links=links,
             ),
@@ -643,9 +636,7 @@ class _BuildContext:
             out.write((line + "\n").encode("utf-8"))
 
     def _schemas(self) -> list[MetsFile]:
-        names = list(OFFICIAL_XSDS) + ([PREMIS_XSD] if self.profile.with_premis else [])
-        sources = [SCHEMA_DIR / "xsd" / name for name in names]
-        sources += [SCHEMA_DIR / "ead" / name for name in ead_schema_files(self.hoso.kinds_used())]
+        sources = schema_sources(self.hoso.kinds_used(), with_premis=self.profile.with_premis)
         return [self._record_file(f"schemas/{src.name}", XSD_MIMETYPE, source=src) for src in sources]
 
     def _mets_agents(self) -> list[MetsAgent]:
@@ -701,7 +692,7 @@ class _BuildContext:
                 premis.add_agents([agents["software"], agents["fido"]])
 
         meta = self._write_xml(rel, write)
-        return [MdRef(meta, "PREMIS", new_id(), mdtype_version="3.0", label="PREMIS")]
+        return [premis_ref(meta)]
 
     def _file_object(self, entry: Entry, rep_id: Identifier) -> FileObject:
         digests = [(METS_CHECKSUM_TYPE[a], entry.digests[a]) for a in self.algorithms]
@@ -778,7 +769,7 @@ class _BuildContext:
                 premis.add_agents(agents.values())
 
         meta = self._write_xml(rel, write)
-        return [MdRef(meta, "PREMIS", new_id(), mdtype_version="3.0", label="PREMIS")]
+        return [premis_ref(meta)]
 
     def _package_events(self, entity: Identifier, agents: dict[str, Agent]) -> list[Event]:
         software, org = agents["software"].identifier, agents["org"].identifier
@@ -892,33 +883,6 @@ class _BuildContext:
                 if listed.get(tag) != actual:
                     problems.append(Problem(tag, f"missing from or wrong in {name}", rule="tag-changed"))
         return problems
-
-
-def _relative(ref: MdRef, base: str) -> MdRef:
-    return MdRef(
-        _relative_file(ref.file, base),
-        ref.mdtype,
-        ref.section_id,
-        ref.mdtype_version,
-        ref.other_mdtype,
-        ref.label,
-    )
-
-
-def _relative_file(f: MetsFile, base: str) -> MetsFile:
-    href = f.href[len(base) + 1 :] if f.href.startswith(base + "/") else f.href
-    return MetsFile(
-        f.id,
-        href,
-        f.mimetype,
-        f.size,
-        f.created,
-        f.checksum,
-        f.checksum_type,
-        f.format_name,
-        f.format_version,
-        f.puid,
-    )
 
 
 def _mimetype(entry: Entry) -> str:
