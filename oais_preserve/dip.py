@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lxml import etree
-
 from . import __version__
 from .codes import CODE_LISTS
 from .derivatives import (
@@ -41,6 +39,7 @@ from .derivatives import (
     master_kind,
     tool_versions,
 )
+from .ead import read_simpledc
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import FileJob, read_file
 from .mets import (
@@ -88,7 +87,6 @@ from .viewer import (
     href,
     render_viewer,
 )
-from .xmlcheck import safe_parser
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +246,7 @@ def read_aip(root: Path) -> SourceAip:
         root,
         package.attrs.get("OBJID", ""),
         hoso_ead,
-        _simpledc(root / hoso_ead),
+        read_simpledc(root / hoso_ead),
         agents.get("ARCHIVIST", ("", ""))[1],
         agents.get("ARCHIVIST", ("", ""))[0],
         agents.get("PRESERVATION", ("", ""))[0],
@@ -285,22 +283,13 @@ def _documents(
         ead_rel = f"{REP_DIR}/{href}"
         name = PurePosixPath(href).name.upper()
         kind = next((k for prefix, k in _KIND_BY_PREFIX if name.startswith(prefix)), "doc")
-        fields = _simpledc(root / ead_rel)
+        fields = read_simpledc(root / ead_rel)
         ordinal = int(fields["docOrdinal"]) if fields.get("docOrdinal", "").isdigit() else position
         doc_files = tuple(files[f] for f in div.fptr_ids if f in files)
         linked.update(f for f in div.fptr_ids if f in files)
         documents.append(SourceDocument(ordinal, div.label or "", kind, ead_rel, fields, doc_files))
     documents.sort(key=lambda d: d.ordinal)
     return tuple(documents), linked
-
-
-def _simpledc(path: Path) -> dict[str, str]:
-    doc = etree.parse(str(path), safe_parser())
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in doc.getroot()
-        if isinstance(child.tag, str)
-    }
 
 
 # --- the result ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from lxml import etree
 from .description import Document, DocumentKind, HoSo, PackageKind, file_name_safe
 from .errors import InvalidPackageError, Problem
 from .schemas import EAD_XSD_DIR
+from .xmlcheck import safe_parser
 
 ROOT = "simpledc"
 
@@ -298,3 +299,14 @@ def ead_schema_path(name: str) -> Path:
 def load_ead_schema(name: str) -> etree.XMLSchema:
     """One of our strict EAD XSDs, parsed afresh (cheap; a schema object is not shared across threads)."""
     return etree.XMLSchema(etree.parse(str(ead_schema_path(name))))
+
+
+def read_simpledc(path: Path) -> dict[str, str]:
+    """The fields of an EAD ``simpledc`` record (file or document level): element name -> text,
+    stripped, empty elements included. The parser refuses DOCTYPEs and never loads entities."""
+    doc = etree.parse(str(path), safe_parser())
+    return {
+        etree.QName(child).localname: (child.text or "").strip()
+        for child in doc.getroot()
+        if isinstance(child.tag, str)
+    }

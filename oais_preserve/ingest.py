@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lxml import etree
-
 from . import __version__
+from .ead import read_simpledc
 from .errors import InvalidPackageError, Problem, UserInputError
 from .metsread import MetsModel, read_mets
 from .packages import BuildResult, Progress, _build
@@ -26,7 +25,6 @@ from .premis import Event, Identifier
 from .profile import PROFILES, SOFTWARE_NAME, new_id, timestamp
 from .schemas import SCHEMA_DIR
 from .validate import extracted_zip, validate
-from .xmlcheck import safe_parser
 
 _KIND_BY_PREFIX = (("EAD_DOC", "doc"), ("EAD_PIC", "pic"), ("EAD_MEDIA", "media"))
 
@@ -163,12 +161,8 @@ def _fonds(model: MetsModel, archive_code: str | None, organization: str | None)
 
 
 def _simpledc(path: Path) -> dict[str, str]:
-    doc = etree.parse(str(path), safe_parser())
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in doc.getroot()
-        if isinstance(child.tag, str) and (child.text or "").strip()
-    }
+    """The non-empty fields of an EAD record."""
+    return {name: value for name, value in read_simpledc(path).items() if value}
 
 
 def _schema_types(kind: str) -> dict[str, str]:

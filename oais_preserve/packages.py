@@ -25,8 +25,6 @@ from itertools import tee, zip_longest
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lxml import etree
-
 from . import __version__
 from .bag import PayloadEntry, encode_path, read_bag_info, write_bag_tags
 from .description import HoSo, PackageKind, load_description
@@ -36,6 +34,7 @@ from .ead import (
     document_ead_filename,
     document_values,
     hoso_values,
+    read_simpledc,
     render_checked,
 )
 from .errors import InvalidPackageError, PackageConflictError, Problem, UnsafePathError, UserInputError
@@ -79,7 +78,7 @@ from .profile import (
 from .qa import QaResult, premis_events
 from .staging import HashingWriter, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
-from .xmlcheck import ead_schema, safe_parser
+from .xmlcheck import ead_schema
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +433,7 @@ def description_differences(package: Path, hoso: HoSo, kind: PackageKind) -> lis
         elif rel not in present or not (root / rel).is_file():
             differences.append(f"{name}: chưa có trong gói (not in the package)")
         else:
-            recorded = _record_fields(root / rel)
+            recorded = read_simpledc(root / rel)
             wanted = {field: value.strip() for field, value in expected[rel]}
             changed = [
                 f for f in dict.fromkeys([*wanted, *recorded]) if wanted.get(f, "") != recorded.get(f, "")
@@ -442,15 +441,6 @@ def description_differences(package: Path, hoso: HoSo, kind: PackageKind) -> lis
             if changed:
                 differences.append(f"{name}: {', '.join(changed)}")
     return differences
-
-
-def _record_fields(path: Path) -> dict[str, str]:
-    doc = etree.parse(str(path), safe_parser())
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in doc.getroot()
-        if isinstance(child.tag, str)
-    }
 
 
 def _bag_info(hoso: HoSo, objid: str, profile: Profile) -> dict[str, str]:
