@@ -110,6 +110,12 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=["zip", "bag", "zip-full"],
+        help="run only these of our variants (repeatable; default: all three)",
+    )
     args = parser.parse_args()
 
     store = build_store(args.out, args.gb, args.packages, args.workers)
@@ -120,6 +126,9 @@ def main() -> None:
         "bag": ("bag", "default"),
         "zip, full audit first": ("zip", "full"),
     }
+    if args.variant:
+        keys = {"zip": "zip", "bag": "bag", "zip-full": "zip, full audit first"}
+        variants = {keys[name]: variants[keys[name]] for name in args.variant}
     times: dict[str, list[float]] = {"anchor": [], "anchor + write": []} | {name: [] for name in variants}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     ratios_write: dict[str, list[float]] = {name: [] for name in variants}

@@ -29,7 +29,7 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ from .statistics import (
     write_statistics_xlsx,
 )
 from .storage import StorageConfig
+from .tarstream import PendingDigest, TarPipeline
 from .validate import ValidationReport, validate
 
 __all__ = [
@@ -271,85 +272,6 @@ def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, lis
     return by_fonds
 
 
-# --- the tar stream --------------------------------------------------------------------------------
-
-
-class _TarStream:
-    """Writes an uncompressed POSIX (pax) tar, hashing every byte written.
-
-    The digest of the current member (for the bag manifest) is computed on a helper thread
-    while the tar's own digest is computed on the caller's: hashlib releases the GIL, so the two
-    (and the caller's fixity digest of the source, on a third) share the cores.
-    """
-
-    def __init__(self, fh: IO[bytes], mtime: float) -> None:
-        self._fh = fh
-        self._sha = hashlib.sha256()
-        self._mtime = int(mtime)
-        self.helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handover-hash")
-        self.size = 0
-        self._member: Any = None
-        self._member_size = self._member_done = 0
-
-    def _write(self, data: bytes | memoryview) -> None:
-        self._sha.update(data)
-        self._fh.write(data)
-        self.size += len(data)
-
-    def begin(self, name: str, size: int) -> None:
-        """Start a member of ``size`` bytes; its data follows through :meth:`write`."""
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode, info.type = size, self._mtime, 0o644, tarfile.REGTYPE
-        info.uname = info.gname = ""
-        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict"))
-        self._member = hashlib.sha256()
-        self._member_size, self._member_done = size, 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        """Member data (the file-like side that zipfile writes into)."""
-        count = len(data)
-        if self._member_done + count > self._member_size:
-            raise OaisPreserveError(f"tar member overflow: {self._member_done + count} > {self._member_size}")
-        if count > 1 << 16:
-            pending = self.helpers.submit(self._member.update, data)
-            self._write(data)
-            pending.result()
-        else:
-            self._member.update(data)
-            self._write(data)
-        self._member_done += count
-        return count
-
-    def flush(self) -> None:
-        """zipfile flushes its output; the tar file is flushed once, at the end."""
-
-    def end(self) -> str:
-        """Close the current member (its size must be exactly as announced); returns its SHA-256."""
-        if self._member_done != self._member_size:
-            raise OaisPreserveError(
-                f"tar member size: {self._member_done} written, {self._member_size} announced"
-            )
-        if rest := self._member_size % tarfile.BLOCKSIZE:
-            self._write(bytes(tarfile.BLOCKSIZE - rest))
-        digest: str = self._member.hexdigest()
-        self._member = None
-        return digest
-
-    def add_bytes(self, name: str, data: bytes) -> str:
-        """Add a small member; returns its SHA-256."""
-        self.begin(name, len(data))
-        self.write(data)
-        return self.end()
-
-    def close(self) -> str:
-        """End of archive (two zero blocks, padded to a full record); returns the tar's SHA-256."""
-        self._write(bytes(2 * tarfile.BLOCKSIZE))
-        if rest := self.size % tarfile.RECORDSIZE:
-            self._write(bytes(tarfile.RECORDSIZE - rest))
-        self.helpers.shutdown()
-        return self._sha.hexdigest()
-
-
 class DamagedCopyError(InvalidPackageError):
     """A payload file of the AIP being copied differs from its recorded digest."""
 
@@ -359,50 +281,67 @@ class DamagedCopyError(InvalidPackageError):
 
 
 class _Source:
-    """Copies package files into a sink in large chunks, checking each against its manifest digest.
+    """Copies the files of one AIP into the tar, checking each against its manifest digest.
 
-    This is the audit's fixity half, done during the copy so that every file is read once.
+    This is the audit's fixity half, done during the copy so that every file is read once. The
+    digests come from the tar's lanes, so they are compared by :meth:`verify`, at the end of the
+    package.
     """
 
-    def __init__(self, tar: _TarStream, package: Path, expected: Mapping[str, str] | None) -> None:
+    def __init__(self, tar: TarPipeline, package: Path, expected: Mapping[str, str] | None) -> None:
         self.tar = tar
         self.package = package
         self.expected = expected
-        self.buffer = bytearray(CHUNK)
+        self._checks: list[tuple[str, PendingDigest]] = []
 
-    def copy(self, path: Path, rel: str, sink: Callable[[memoryview], object], size: int) -> None:
-        """Stream ``path`` (``rel`` inside the bag) into ``sink``; exactly ``size`` bytes."""
-        fixity = hashlib.sha256()
+    def copy(
+        self, path: Path, rel: str, sink: Callable[[memoryview], object], size: int, *, fixity: Any = None
+    ) -> None:
+        """Stream ``path`` (``rel`` inside the bag) into ``sink``; exactly ``size`` bytes.
+
+        ``fixity``: a hasher for the file's own bytes, when the sink wraps them (a zip member).
+        """
         done = 0
         with open(path, "rb", buffering=0) as src:
             while done < size:
-                count = src.readinto(self.buffer)
-                if not count:
+                view = self.tar.read_into(src, size - done)  # read straight into the tar's buffer
+                if not view:
                     break
-                view = memoryview(self.buffer)[: min(count, size - done)]
-                pending = self.tar.helpers.submit(fixity.update, view)
-                sink(view)
-                pending.result()
+                if fixity is None:
+                    sink(view)
+                else:
+                    with self.tar.hashing_also(fixity):
+                        sink(view)
                 done += len(view)
         if done != size or os.stat(path).st_size != size:
             raise InvalidPackageError(
                 self.package.name, [Problem(rel, "file changed size while being copied", rule="copy")]
             )
-        want = self.expected.get(rel) if self.expected is not None else None
-        if self.expected is not None and rel.startswith("data/") and want != fixity.hexdigest():
-            raise DamagedCopyError(
-                self.package,
-                [
+
+    def check(self, rel: str, digest: PendingDigest) -> None:
+        """Compare ``rel``'s digest with the manifest at :meth:`verify` (payload files only)."""
+        if self.expected is not None and rel.startswith("data/"):
+            self._checks.append((rel, digest))
+
+    def verify(self) -> None:
+        """Every file copied so far against the AIP's manifest; all differences in one error."""
+        problems = []
+        for rel, pending in self._checks:
+            want, found = (self.expected or {}).get(rel), pending.hexdigest()
+            if want != found:
+                problems.append(
                     Problem(
                         f"{self.package.name}: {rel}",
                         "sha256 checksum differs from the AIP's manifest"
                         if want
                         else "not in the AIP's manifest (or the ledger)",
-                        f"expected {want}, found {fixity.hexdigest()}" if want else None,
+                        f"expected {want}, found {found}" if want else None,
                         "fixity",
                     )
-                ],
-            )
+                )
+        self._checks.clear()
+        if problems:
+            raise DamagedCopyError(self.package, problems)
 
 
 def _manifest_digests(bag: Path) -> dict[str, str]:
@@ -426,7 +365,7 @@ def _manifest_digests(bag: Path) -> dict[str, str]:
 class _Sink:
     """The write side zipfile sees: not seekable, so it streams with data descriptors."""
 
-    def __init__(self, tar: _TarStream) -> None:
+    def __init__(self, tar: TarPipeline) -> None:
         self.write = tar.write
         self.flush = tar.flush
 
@@ -736,17 +675,16 @@ def _handover_fonds(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
-            with open(partial, "wb") as fh:
+            with open(partial, "wb", buffering=0) as fh:
                 writer = _BagWriter(fh, name, work, progress)
                 try:
                     packages = writer.add_packages(entries, package_format, verify_digests, digests)
                     writer.add_documents(stats, packages, sender, receiver, when, package_format, storage)
                     info = _bag_info(name, stats, sender, receiver, when, package_format, len(packages))
-                    digest = writer.finish(info)
-                finally:
-                    writer.tar.helpers.shutdown()
-                fh.flush()
-                os.fsync(fh.fileno())
+                    digest = writer.finish(info)  # every byte hashed, written and flushed to disk
+                except BaseException:
+                    writer.tar.abort()
+                    raise
             size = partial.stat().st_size
             _write_sha_file(sha_file, digest, final.name)
             os.rename(partial, final)
@@ -831,14 +769,14 @@ class _BagWriter:
     """Writes the handover bag into the tar: payload first, tag files last (their digests need it)."""
 
     def __init__(self, fh: IO[bytes], name: str, work: Path, progress: Progress | None) -> None:
-        self.tar = _TarStream(fh, time.time())
+        self.tar = TarPipeline(fh.fileno(), time.time())
         self.root = name
         self.work = work
         self.progress = progress
-        self.manifest: list[tuple[str, str]] = []
+        self.manifest: list[tuple[str, PendingDigest]] = []
         self.octets = 0
 
-    def _record(self, rel: str, size: int, digest: str) -> None:
+    def _record(self, rel: str, size: int, digest: PendingDigest) -> None:
         self.manifest.append((rel, digest))
         self.octets += size
 
@@ -863,12 +801,15 @@ class _BagWriter:
             else:
                 rel = f"{PACKAGES_DIR}/{path.name}"
                 size, digest = self._add_tree(path, rel, source)
-            handed.append(HandedPackage(rel, facts.objid, facts.arc_file_code, facts.title, size, digest))
+            source.verify()
+            handed.append(
+                HandedPackage(rel, facts.objid, facts.arc_file_code, facts.title, size, digest.hexdigest())
+            )
             if self.progress:
                 self.progress("đóng gói bàn giao / writing", done, len(entries))
         return handed
 
-    def _add_zip(self, bag: Path, rel: str, source: _Source) -> tuple[int, str]:
+    def _add_zip(self, bag: Path, rel: str, source: _Source) -> tuple[int, PendingDigest]:
         """The AIP's TT05 ``.zip`` (its ``data/`` under one root folder), streamed into the tar."""
         root = bag / "data"
         if not (root / "METS.xml").is_file():
@@ -884,32 +825,35 @@ class _BagWriter:
         with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for path, info in members:
                 inner = f"data/{path.relative_to(root).as_posix()}"
+                fixity = hashlib.sha256()
                 with archive.open(info, "w") as member:
-                    source.copy(path, inner, member.write, info.file_size)
+                    source.copy(path, inner, member.write, info.file_size, fixity=fixity)
+                source.check(inner, self.tar.pending(fixity))
         digest = self.tar.end()
         self._record(rel, size, digest)
         return size, digest
 
-    def _add_tree(self, folder: Path, rel: str, source: _Source) -> tuple[int, str]:
+    def _add_tree(self, folder: Path, rel: str, source: _Source) -> tuple[int, PendingDigest]:
         """Add a bag folder file by file; returns (bytes, SHA-256 of its tagmanifest-sha256.txt).
 
         The tag manifest seals the bag (it covers the manifest, which covers the payload), so its
         digest identifies the whole AIP in the record.
         """
         total = 0
-        seal = ""
+        seal = None
         for file in _regular_files(folder):
             inner = file.relative_to(folder).as_posix()
             member = f"{rel}/{inner}"
             size = file.stat().st_size
             self.tar.begin(f"{self.root}/{member}", size)
             source.copy(file, inner, self.tar.write, size)
-            digest = self.tar.end()
+            digest = self.tar.end()  # the member is the file, byte for byte: one digest serves both
+            source.check(inner, digest)
             self._record(member, size, digest)
             total += size
             if inner == BAG_SEAL:
                 seal = digest
-        if not seal:
+        if seal is None:
             raise InvalidPackageError(
                 str(folder), [Problem(BAG_SEAL, "missing: the AIP bag is not sealed", rule="bag")]
             )
@@ -957,12 +901,13 @@ class _BagWriter:
             "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
             "bag-info.txt": "".join(f"{label}: {value}\n" for label, value in info).encode("utf-8"),
             "manifest-sha256.txt": "".join(
-                f"{digest}  {encode_path(rel)}\n" for rel, digest in sorted(self.manifest)
+                f"{digest.hexdigest()}  {encode_path(rel)}\n"
+                for rel, digest in sorted(self.manifest, key=lambda item: item[0])
             ).encode("utf-8"),
         }
         tag_lines = []
         for tag, data in tags.items():
-            tag_lines.append(f"{self.tar.add_bytes(f'{self.root}/{tag}', data)}  {tag}\n")
+            tag_lines.append(f"{self.tar.add_bytes(f'{self.root}/{tag}', data).hexdigest()}  {tag}\n")
         self.tar.add_bytes(f"{self.root}/tagmanifest-sha256.txt", "".join(tag_lines).encode("utf-8"))
         return self.tar.close()
 

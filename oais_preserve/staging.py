@@ -12,7 +12,8 @@ import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,6 +101,85 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+SYNC_STEP = 256 << 20
+
+
+class SyncBehind:
+    """Flushes written data to the disk on a helper thread, each time ``step`` more bytes are written.
+
+    Left alone, the kernel keeps gigabytes dirty and the final ``fsync`` waits for all of them at
+    once, with the CPUs idle. Flushed behind the writer, the disk works while the writer goes on,
+    and the final flush has little left. ``flush(upto)`` does the flushing: see :func:`file_flusher`.
+    """
+
+    def __init__(self, flush: Callable[[int], None], step: int = SYNC_STEP) -> None:
+        self._flush = flush
+        self._step = step
+        self._written = self._asked = self._flushed = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._error: OSError | None = None
+
+    def wrote(self, count: int) -> None:
+        """``count`` more bytes were written (from any thread)."""
+        with self._cond:
+            self._written += count
+            if self._written - self._asked < self._step or self._stopping:
+                return
+            self._asked = self._written
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sync-behind", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._asked == self._flushed and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                upto = self._asked
+            try:
+                self._flush(upto)
+            except OSError as exc:  # reported by finish(); the final flush would fail the same way
+                with self._cond:
+                    self._error = exc
+                return
+            with self._cond:
+                self._flushed = upto
+
+    def stop(self) -> None:
+        """Stop the helper thread (a flush under way is finished first)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self) -> None:
+        """:meth:`stop`, raising the error of a failed flush. The caller still makes the last flush."""
+        self.stop()
+        if self._error is not None:
+            raise self._error
+
+
+def file_flusher(fd: int) -> Callable[[int], None]:
+    """Flush for :class:`SyncBehind` over one file written front to back.
+
+    Flushed pages are also dropped from the page cache: a file written once for someone else
+    (a handover tar) should not push out what the machine is using.
+    """
+
+    def flush(upto: int) -> None:
+        os.fdatasync(fd)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, upto, os.POSIX_FADV_DONTNEED)
+
+    return flush
 
 
 class HashingWriter:
