@@ -124,9 +124,13 @@ def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileReco
 def _open_target(target: Path | None) -> BinaryIO | None:
     if target is None:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # "xb": never overwrite something already there.
-    return open(target, "xb")
+    # "xb": never overwrite something already there. The folder is made only when missing:
+    # most files of a package share one, and a mkdir per file costs a system call each.
+    try:
+        return open(target, "xb")
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "xb")
 
 
 def _read_batch(jobs: Sequence[FileJob], algorithms: Sequence[str]) -> list[FileRecord]:

@@ -76,7 +76,7 @@ from .profile import (
     timestamp,
 )
 from .qa import QaResult, premis_events
-from .staging import HashingWriter, publish, staged_output
+from .staging import HashingWriter, SyncBehind, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
 from .xmlcheck import ead_schema
 
@@ -198,7 +198,7 @@ _URI_UNSAFE = re.compile(r"[%#?\x00-\x1f\x7f]")
 
 def target_rel(rel: str) -> str:
     """Where a described file goes: ``representations/rep1/data/<NFC base name>``."""
-    name = PurePosixPath(rel.replace("\\", "/")).name
+    name = rel.replace("\\", "/").rstrip("/").rpartition("/")[2]
     return f"{REP_DIR}/data/{_URI_UNSAFE.sub('_', unicodedata.normalize('NFC', name))}"
 
 
@@ -249,14 +249,18 @@ class _SourceTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._folders: dict[str, Path] = {}
-        self._nfc_names: dict[Path, dict[str, str]] = {}
+        self._folders: dict[str, str] = {}
+        self._nfc_names: dict[str, dict[str, str]] = {}
 
-    def find(self, rel: str) -> tuple[Path, int]:
-        """The file's path and size; refuses symlinks, special files and escapes."""
+    def find(self, rel: str) -> tuple[str, int]:
+        """The file's path and size; refuses symlinks, special files and escapes.
+
+        Paths are plain strings: this runs twice per file, and pathlib objects cost more than
+        the system call.
+        """
         folder_rel, _, name = rel.replace("\\", "/").rpartition("/")
         folder = self._folder(folder_rel, rel)
-        path = folder / name
+        path = os.path.join(folder, name)
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -264,7 +268,7 @@ class _SourceTree:
             alias = self._by_nfc(folder).get(unicodedata.normalize("NFC", name))
             if alias is None:
                 raise UserInputError(f"{rel}: file not found in {self.root}") from None
-            path = folder / alias
+            path = os.path.join(folder, alias)
             info = os.lstat(path)
         if stat.S_ISLNK(info.st_mode):
             raise UnsafePathError(f"{rel}: symbolic links are refused")
@@ -272,16 +276,16 @@ class _SourceTree:
             raise UserInputError(f"{rel}: not a regular file")
         return path, info.st_size
 
-    def _folder(self, folder_rel: str, rel: str) -> Path:
+    def _folder(self, folder_rel: str, rel: str) -> str:
         found = self._folders.get(folder_rel)
         if found is None:
-            found = (self.root / folder_rel).resolve()
-            if not found.is_relative_to(self.root):
+            resolved = (self.root / folder_rel).resolve()
+            if not resolved.is_relative_to(self.root):
                 raise UnsafePathError(f"{rel}: leaves the source folder")
-            self._folders[folder_rel] = found
+            found = self._folders[folder_rel] = str(resolved)
         return found
 
-    def _by_nfc(self, folder: Path) -> dict[str, str]:
+    def _by_nfc(self, folder: str) -> dict[str, str]:
         names = self._nfc_names.get(folder)
         if names is None:
             names = {unicodedata.normalize("NFC", entry): entry for entry in os.listdir(folder)}
@@ -489,7 +493,24 @@ class _BuildContext:
             self.algorithms,
             executor=pool,
         )
-        for done, (item, record) in enumerate(zip(items, read, strict=True), start=1):
+        # The copies reach the disk while the workers go on, not all at once when publishing.
+        sync = SyncBehind(lambda _upto: os.sync())
+        try:
+            self._record_copies(plan, zip(items, read, strict=True), expected, sync)
+        except BaseException:
+            sync.stop()
+            raise
+        sync.finish()
+
+    def _record_copies(
+        self,
+        plan: PayloadPlan,
+        copies: Iterator[tuple[PayloadItem, FileRecord]],
+        expected: Mapping[str, str] | None,
+        sync: SyncBehind,
+    ) -> None:
+        for done, (item, record) in enumerate(copies, start=1):
+            sync.wrote(record.size)
             if expected is not None:
                 _check_expected(item, record, expected)
             self.inventory.add_data(

@@ -203,15 +203,16 @@ class _RefChecker:
         self.root, self.known, self.verify, self.prefix, self.report = root, known, verify, prefix, report
         self.check_ead, self.executor = check_ead, executor
         self.seen: set[str] = set()
-        self._folders: dict[Path, bool] = {}
+        self._folders: dict[str, bool] = {}
         self.pending: list[Future[list[Problem]]] = []
+        self._root_text = str(root)
 
-    def _inside(self, folder: Path) -> bool:
+    def _inside(self, folder_rel: str) -> bool:
         """Whether a folder really lies inside the package (no symlinked folder leads out)."""
-        known = self._folders.get(folder)
+        known = self._folders.get(folder_rel)
         if known is None:
-            known = folder.resolve().is_relative_to(self.root.resolve())
-            self._folders[folder] = known
+            known = (self.root / folder_rel).resolve().is_relative_to(self.root.resolve())
+            self._folders[folder_rel] = known
         return known
 
     def check(self, ref: Ref, base: str) -> None:
@@ -224,14 +225,14 @@ class _RefChecker:
             return
         where = self.prefix + rel
         self.seen.add(rel)
-        path = self.root / rel
-        if not self._inside(path.parent):
+        # Plain strings, not pathlib: this runs once per file of the package.
+        if not self._inside(rel.rpartition("/")[0]):
             problems.append(
                 Problem(where, "reached through a symbolic link that leaves the package", rule="unsafe-path")
             )
             return
         try:
-            info = path.lstat()
+            info = os.lstat(os.path.join(self._root_text, rel))
         except OSError:
             problems.append(Problem(where, f"referenced by {where_mets} but missing", rule="CSIP79"))
             return
@@ -268,7 +269,7 @@ class _RefChecker:
             )
 
     def _schema(self, ref: Ref, rel: str, where: str) -> None:
-        name = PurePosixPath(rel).name
+        name = rel.rpartition("/")[2]
         if ref.mdtype == "PREMIS" or name.startswith("PREMIS"):
             if self.executor is not None:  # a large PREMIS validates in parallel with the METS
                 self.pending.append(self.executor.submit(validate_premis_file, self.root / rel, where))
