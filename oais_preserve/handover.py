@@ -304,15 +304,14 @@ class _Source:
         done = 0
         with open(path, "rb", buffering=0) as src:
             while done < size:
-                view = self.tar.read_into(src, size - done)  # read straight into the tar's buffer
-                if not view:
-                    break
                 if fixity is None:
-                    sink(view)
+                    count = self.tar.copy_from(src, size - done, sink)
                 else:
                     with self.tar.hashing_also(fixity):
-                        sink(view)
-                done += len(view)
+                        count = self.tar.copy_from(src, size - done, sink)
+                if not count:
+                    break
+                done += count
         if done != size or os.stat(path).st_size != size:
             raise InvalidPackageError(
                 self.package.name, [Problem(rel, "file changed size while being copied", rule="copy")]
@@ -360,6 +359,25 @@ def _manifest_digests(bag: Path) -> dict[str, str]:
         if rel:
             digests[unicodedata.normalize("NFC", decode_path(rel.strip().lstrip("*")))] = digest.lower()
     return digests
+
+
+@dataclass
+class _CopiedAip:
+    """An AIP written into the tar whose digests the pipeline may still be computing."""
+
+    source: _Source
+    rel: str
+    facts: PackageFacts
+    size: int
+    digest: PendingDigest
+
+    def settle(self) -> HandedPackage:
+        """Its fixity checked against its manifest, and its entry for the handover record."""
+        self.source.verify()
+        facts = self.facts
+        return HandedPackage(
+            self.rel, facts.objid, facts.arc_file_code, facts.title, self.size, self.digest.hexdigest()
+        )
 
 
 class _Sink:
@@ -790,6 +808,7 @@ class _BagWriter:
         """Add every AIP; with ``verify`` each payload file is checked against ``digests`` of its
         package (the ledger's record) or, without them, against the AIP's own manifest."""
         handed = []
+        previous: _CopiedAip | None = None
         for done, (path, facts) in enumerate(entries, start=1):
             expected = None
             if verify:
@@ -801,12 +820,15 @@ class _BagWriter:
             else:
                 rel = f"{PACKAGES_DIR}/{path.name}"
                 size, digest = self._add_tree(path, rel, source)
-            source.verify()
-            handed.append(
-                HandedPackage(rel, facts.objid, facts.arc_file_code, facts.title, size, digest.hexdigest())
-            )
+            # Checked one AIP later, so that the pipeline never runs dry between AIPs: a damaged
+            # one still stops the handover before anything is published.
+            if previous is not None:
+                handed.append(previous.settle())
+            previous = _CopiedAip(source, rel, facts, size, digest)
             if self.progress:
                 self.progress("đóng gói bàn giao / writing", done, len(entries))
+        if previous is not None:
+            handed.append(previous.settle())
         return handed
 
     def _add_zip(self, bag: Path, rel: str, source: _Source) -> tuple[int, PendingDigest]:

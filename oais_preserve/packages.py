@@ -76,7 +76,7 @@ from .profile import (
     timestamp,
 )
 from .qa import QaResult, premis_events
-from .staging import HashingWriter, SyncBehind, publish, staged_output
+from .staging import HashingWriter, SyncBehind, filesystem_flusher, publish, staged_output
 from .validate import ValidationReport, validate, validate_package
 from .xmlcheck import ead_schema
 
@@ -199,6 +199,8 @@ _URI_UNSAFE = re.compile(r"[%#?\x00-\x1f\x7f]")
 def target_rel(rel: str) -> str:
     """Where a described file goes: ``representations/rep1/data/<NFC base name>``."""
     name = rel.replace("\\", "/").rstrip("/").rpartition("/")[2]
+    if name in ("", ".", ".."):
+        raise UnsafePathError(f"{rel!r}: not a file name")
     return f"{REP_DIR}/data/{_URI_UNSAFE.sub('_', unicodedata.normalize('NFC', name))}"
 
 
@@ -494,7 +496,7 @@ class _BuildContext:
             executor=pool,
         )
         # The copies reach the disk while the workers go on, not all at once when publishing.
-        sync = SyncBehind(lambda _upto: os.sync())
+        sync = SyncBehind(filesystem_flusher(self.root))
         try:
             self._record_copies(plan, zip(items, read, strict=True), expected, sync)
         except BaseException:

@@ -8,10 +8,13 @@ A lock file keeps two processes from building the same package at once.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,10 +87,10 @@ def exclusive_lock(lock_path: Path, final: Path) -> Iterator[None]:
 def publish(stage: Path, final: Path) -> None:
     """Make the staged package durable, then rename it into place in one step.
 
-    One ``sync`` flushes every file and folder of the package before the rename; an fsync per
+    One ``syncfs`` flushes every file and folder of the package before the rename; an fsync per
     file costs far more (measured: 4 ms each on this disk) for the same guarantee.
     """
-    os.sync()
+    sync_filesystem(stage)
     if final.exists():
         raise UserInputError(f"{final}: already exists")
     os.rename(stage, final)
@@ -120,7 +123,8 @@ class SyncBehind:
         self._written = self._asked = self._flushed = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._stopping = False  # no new requests; the thread ends once the asked flush is done
+        self._abandoned = False  # the thread ends after the flush under way, if any
         self._error: OSError | None = None
 
     def wrote(self, count: int) -> None:
@@ -140,7 +144,7 @@ class SyncBehind:
             with self._cond:
                 while self._asked == self._flushed and not self._stopping:
                     self._cond.wait()
-                if self._stopping:
+                if self._abandoned or self._asked == self._flushed:
                     return
                 upto = self._asked
             try:
@@ -152,19 +156,66 @@ class SyncBehind:
             with self._cond:
                 self._flushed = upto
 
-    def stop(self) -> None:
-        """Stop the helper thread (a flush under way is finished first)."""
+    def _end(self, *, abandon: bool) -> None:
         with self._cond:
             self._stopping = True
+            self._abandoned = abandon
             self._cond.notify()
         if self._thread is not None:
             self._thread.join()
 
+    def stop(self) -> None:
+        """After a failure: end the helper thread, finishing only a flush already under way."""
+        self._end(abandon=True)
+
     def finish(self) -> None:
-        """:meth:`stop`, raising the error of a failed flush. The caller still makes the last flush."""
-        self.stop()
+        """End the helper thread once every asked flush is done; raise the error of a failed one.
+
+        The caller still makes the last flush (of what was written since the last request).
+        """
+        self._end(abandon=False)
         if self._error is not None:
             raise self._error
+
+
+def filesystem_flusher(path: Path) -> Callable[[int], None]:
+    """Flush for :class:`SyncBehind` over many files written to the filesystem holding ``path``.
+
+    Linux's ``syncfs`` flushes that filesystem only (not every mounted one, which could be a
+    hung network share); elsewhere ``sync`` does.
+    """
+
+    def flush(_upto: int) -> None:
+        sync_filesystem(path)
+
+    return flush
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every file of the filesystem that holds ``path`` to its disk."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs: {os.strerror(error)}", str(path))
+    finally:
+        os.close(fd)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
 
 
 def file_flusher(fd: int) -> Callable[[int], None]:

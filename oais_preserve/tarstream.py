@@ -20,8 +20,8 @@ import hashlib
 import os
 import tarfile
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from io import RawIOBase
 from typing import Any
@@ -60,7 +60,7 @@ class TarPipeline:
     """
 
     def __init__(self, fd: int, mtime: float, *, buffer_size: int = BUFFER_SIZE) -> None:
-        self._fd = fd
+        self._fd = os.dup(fd)  # ours to close once no lane can use it any more
         self._mtime = int(mtime)
         self._sha = hashlib.sha256()
         self._sync = SyncBehind(file_flusher(fd))
@@ -78,12 +78,14 @@ class TarPipeline:
         self._member: Any = None
         self._member_size = self._member_done = 0
         self._extra: Any = None
-        self._staged = 0  # bytes read into the buffer by read_into, not yet written
+        self._staged = 0  # bytes read into the buffer by copy_from, not yet written
+        self._failed = False
         self.size = 0
 
     # --- members --------------------------------------------------------------------------
     def begin(self, name: str, size: int) -> None:
         """Start a member of ``size`` bytes; its data follows through :meth:`write`."""
+        self._check_usable()
         if self._member is not None:
             raise OaisPreserveError(f"tar member {name!r} begun before the previous one ended")
         info = tarfile.TarInfo(name)
@@ -95,7 +97,8 @@ class TarPipeline:
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Member data. The bytes are copied: the caller may reuse its buffer at once."""
-        count = len(data)
+        self._check_usable()
+        count = memoryview(data).nbytes
         if self._member is None:
             raise OaisPreserveError("tar data written outside a member")
         if self._member_done + count > self._member_size:
@@ -104,19 +107,25 @@ class TarPipeline:
         self._member_done += count
         return count
 
-    def read_into(self, src: RawIOBase, limit: int) -> memoryview:
+    def copy_from(self, src: RawIOBase, limit: int, sink: Callable[[memoryview], object]) -> int:
         """Read up to ``limit`` bytes of member data from ``src`` straight into the tar's buffer.
 
-        This spares a copy of every byte. The returned view must be the next thing passed to
-        :meth:`write` (directly, or through a wrapper such as a zip member that passes it on
-        unchanged), which then takes it where it already is. Empty at the end of ``src``.
+        This spares a copy of every byte. The bytes are handed to ``sink``, which must pass them
+        on to :meth:`write` unchanged (``write`` itself, or a zip member's ``write``); they are
+        then taken where they already are. Returns the count read, 0 at the end of ``src``.
         """
-        if self._staged:
-            raise OaisPreserveError("tar: read_into called twice without a write")
+        self._check_usable()
         room = memoryview(self._buffer)[self._fill : self._fill + min(limit, len(self._buffer) - self._fill)]
         count = src.readinto(room) or 0
-        self._staged = count
-        return room[:count]
+        if count:
+            self._staged = count
+            try:
+                sink(room[:count])
+            finally:
+                left, self._staged = self._staged, 0
+            if left:
+                raise OaisPreserveError("tar: copy_from's sink did not write the data it was given")
+        return count
 
     def flush(self) -> None:
         """File-like objects (zipfile) flush their output; the tar is flushed at :meth:`close`."""
@@ -158,19 +167,21 @@ class TarPipeline:
 
     def close(self) -> str:
         """End of archive, every byte written and flushed to disk; returns the tar's SHA-256."""
+        self._check_usable()
         self._put(bytes(2 * tarfile.BLOCKSIZE))
         if rest := self.size % tarfile.RECORDSIZE:
             self._put(bytes(tarfile.RECORDSIZE - rest))
         self.settle(self._number)
         self._sync.finish()
         os.fsync(self._fd)
-        self._shutdown(wait=True)
+        self._shutdown()
         return self._sha.hexdigest()
 
     def abort(self) -> None:
         """Stop the lanes after a failure (what they were doing is finished, nothing new starts)."""
+        self._failed = True
         self._sync.stop()
-        self._shutdown(wait=True)
+        self._shutdown()
 
     # --- the pipeline ---------------------------------------------------------------------
     def settle(self, number: int) -> None:
@@ -184,7 +195,7 @@ class TarPipeline:
         view = memoryview(data).cast("B")
         in_place = self._staged > 0
         if in_place and not (view.obj is self._buffer and len(view) == self._staged):
-            raise OaisPreserveError("tar: the data read by read_into must be written next")
+            raise OaisPreserveError("tar: copy_from's sink wrote something else than its data")
         self._staged = 0
         while view:
             start = self._fill
@@ -232,11 +243,16 @@ class TarPipeline:
     def _recycle(self) -> None:
         """Wait for the oldest buffer in flight; its lanes' errors are raised here."""
         _number, buffer, futures = self._inflight.popleft()
-        try:
-            for future in futures:
+        wait(futures)  # every lane is done with the buffer, even when one of them failed
+        self._free.append(buffer)
+        for future in futures:
+            if future.exception() is not None:
+                self._failed = True  # bytes are missing from the tar: nothing more may be added
                 future.result()
-        finally:
-            self._free.append(buffer)
+
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise OaisPreserveError("tar: an earlier write or digest failed; the tar is incomplete")
 
     def _write_out(self, view: memoryview) -> None:
         while view:
@@ -244,9 +260,12 @@ class TarPipeline:
             view = view[written:]
             self._sync.wrote(written)
 
-    def _shutdown(self, *, wait: bool) -> None:
+    def _shutdown(self) -> None:
         for lane in self._lanes.values():
-            lane.shutdown(wait=wait, cancel_futures=True)
+            lane.shutdown(wait=True, cancel_futures=True)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _update_all(parts: list[tuple[Any, memoryview]]) -> None:

@@ -316,3 +316,14 @@ def test_a_package_that_fails_its_self_check_is_never_published(
         build_aip(descriptions[0], scans, out, workers=1)
     assert any(p.where == "manifest-sha256.txt" for p in caught.value.problems)
     assert not list(out.iterdir()), "nothing published, no partial folder, no lock"
+
+
+@pytest.mark.parametrize("rel", ["a/.", ".", "..", "a\\..", "scans/"])
+def test_described_paths_without_a_file_name_are_refused(rel: str) -> None:
+    from oais_preserve.packages import target_rel
+
+    if rel == "scans/":  # a trailing slash names the folder's last part, as before
+        assert target_rel(rel) == "representations/rep1/data/scans"
+        return
+    with pytest.raises(UnsafePathError, match="not a file name"):
+        target_rel(rel)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import os
@@ -37,8 +38,8 @@ def test_members_digests_and_tar_digest(tmp_path: Path) -> None:
             tar.begin(name, size)
             if index % 2:  # read straight into the pipeline's buffer
                 with open(path, "rb", buffering=0) as src:
-                    while view := tar.read_into(src, size):
-                        tar.write(view)
+                    while tar.copy_from(src, size, tar.write):
+                        pass
             else:  # written from the caller's memory, in odd-sized pieces
                 data = path.read_bytes()
                 for start in range(0, len(data), 10_000):
@@ -65,9 +66,10 @@ def test_hashing_also_covers_only_the_bytes_inside_the_block(tmp_path: Path) -> 
         tar.write(b"HDR")
         fixity = hashlib.sha256()
         src = io.BytesIO(inner)
-        while view := tar.read_into(src, len(inner)):  # type: ignore[arg-type]
+        while True:
             with tar.hashing_also(fixity):
-                tar.write(view)
+                if not tar.copy_from(src, len(inner), tar.write):  # type: ignore[arg-type]
+                    break
         pending = tar.pending(fixity)
         tar.write(b"END")
         member = tar.end()
@@ -82,11 +84,21 @@ def test_misuse_is_refused(tmp_path: Path) -> None:
         tar.begin("a", 10)
         with pytest.raises(OaisPreserveError, match="overflow"):
             tar.write(b"x" * 11)
-        tar.read_into(io.BytesIO(b"0123456789"), 10)  # type: ignore[arg-type]
-        with pytest.raises(OaisPreserveError, match="read_into"):
-            tar.write(b"0123456789")  # not the view that was read
+        with pytest.raises(OaisPreserveError, match="copy_from"):  # a sink that writes a copy
+            tar.copy_from(io.BytesIO(b"0123456789"), 10, lambda view: tar.write(bytes(view)))  # type: ignore[arg-type]
+        with pytest.raises(OaisPreserveError, match="copy_from"):  # a sink that drops the data
+            tar.copy_from(io.BytesIO(b"0123456789"), 10, lambda view: None)  # type: ignore[arg-type]
         with pytest.raises(OaisPreserveError, match="size"):
             tar.end()
+        tar.abort()
+
+
+def test_sizes_count_bytes_not_items(tmp_path: Path) -> None:
+    with open(tmp_path / "out.tar", "wb", buffering=0) as fh:
+        tar = TarPipeline(fh.fileno(), 0, buffer_size=SMALL_BUFFER)
+        tar.begin("words", 4)
+        with pytest.raises(OaisPreserveError, match="overflow"):
+            tar.write(memoryview(array.array("I", [1, 2, 3, 4])))  # 16 bytes, 4 items
         tar.abort()
 
 
@@ -95,12 +107,14 @@ def test_write_errors_reach_the_caller(tmp_path: Path) -> None:
     os.close(read_end)  # writing now fails with EPIPE, on the write lane's thread
     try:
         tar = TarPipeline(write_end, 0, buffer_size=SMALL_BUFFER)
-        tar.begin("a", 3 * SMALL_BUFFER)
+        tar.begin("a", 8 * SMALL_BUFFER)
         with pytest.raises(OSError):
-            for _ in range(3):
+            for _ in range(8):
                 tar.write(bytes(SMALL_BUFFER))
             tar.end().hexdigest()
             tar.close()
+        with pytest.raises(OaisPreserveError, match="incomplete"):  # nothing more may be added
+            tar.write(b"x")
         tar.abort()
     finally:
         os.close(write_end)
