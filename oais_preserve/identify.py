@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import ahocorasick_rs
+
 from .errors import IdentificationError
 
 __all__ = [
@@ -938,6 +940,60 @@ def _build_index(
 
 # --------------------------------------------------------------------------- matching
 
+# A BOF gate whose window is wider than this joins the one multi-literal scan of the BOF; smaller
+# windows are cheaper to search one by one with bytes.find.
+_SCAN_MIN_WINDOW = 4096
+
+
+def _gate_stop(gate: _Gate) -> int:
+    return gate.stop if gate.stop is not None else BOF_SIZE
+
+
+def _can_overlap(a: bytes, b: bytes) -> bool:
+    """True when an occurrence of ``a`` and one of ``b`` can share bytes."""
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
+
+
+class _LiteralScan:
+    """Which literal gates pass, with one Aho-Corasick pass over the buffer per literal group.
+
+    A leftmost, non-overlapping search (which can use SIMD prefilters, ~30x faster than a
+    ``bytes.find`` per literal) reports every literal that occurs at least once, provided no two
+    literals of a group can overlap: an occurrence of one can then never be hidden inside a
+    reported match of another. The searches only say which literals occur; each gate is then
+    confirmed in its window with ``bytes.find``, so results equal one find per gate. The list of
+    matches is at most ``len(buffer) / shortest literal`` long, so the cost stays linear.
+    """
+
+    def __init__(self, gates: Sequence[tuple[bytes, int, int, tuple[int, ...]]]) -> None:
+        self._windows: dict[bytes, list[tuple[int, int, tuple[int, ...]]]] = {}
+        for literal, start, stop, sids in gates:
+            self._windows.setdefault(literal, []).append((start, stop, sids))
+        groups: list[list[bytes]] = []
+        for literal in self._windows:
+            group = next((g for g in groups if not any(_can_overlap(literal, o) for o in g)), None)
+            if group is None:
+                groups.append([literal])
+            else:
+                group.append(literal)
+        self._groups = [
+            (ahocorasick_rs.BytesAhoCorasick(g, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST), g)
+            for g in groups
+        ]
+
+    def hits(self, buffer: bytes) -> list[int]:
+        """Signatures of the gates whose literal occurs in its window of ``buffer``."""
+        found: list[int] = []
+        for automaton, literals in self._groups:
+            for number in {m[0] for m in automaton.find_matches_as_indexes(buffer)}:
+                literal = literals[number]
+                for start, stop, sids in self._windows[literal]:
+                    if buffer.find(literal, start, stop) != _NOT_FOUND:
+                        found.extend(sids)
+        return found
+
 
 def _run_signature(patterns: tuple[_Pattern, ...], bof: bytes, eof: bytes) -> int:
     """fido's test of one signature: every pattern must match, in order, until one fails."""
@@ -1049,15 +1105,24 @@ class FormatIdentifier:
 
     def _prepare_columns(self) -> None:
         """Column-wise copies of the index and the gates, so that candidate selection runs in C
-        (map/compress) instead of one Python iteration per table or gate."""
+        (map/compress, one multi-literal scan) instead of one Python iteration per table or gate."""
         t = self._t
         self._index_slices = [slice(offset, offset + length) for offset, length, _ in t.index]
         self._index_tables = [table for _, _, table in t.index]
-        bof_gates = [(g, sids) for g, sids in t.gates if not g.in_eof]
-        self._gate_literals = [g.literal for g, _ in bof_gates]
-        self._gate_starts = [g.start for g, _ in bof_gates]
-        self._gate_stops = [g.stop if g.stop is not None else BOF_SIZE for g, _ in bof_gates]
-        self._gate_sids = [sids for _, sids in bof_gates]
+        narrow: list[tuple[_Gate, tuple[int, ...]]] = []
+        wide: list[tuple[bytes, int, int, tuple[int, ...]]] = []
+        for gate, sids in t.gates:
+            if gate.in_eof:
+                continue
+            if _gate_stop(gate) - gate.start <= _SCAN_MIN_WINDOW:
+                narrow.append((gate, sids))
+            else:
+                wide.append((gate.literal, gate.start, _gate_stop(gate), sids))
+        self._gate_literals = [g.literal for g, _ in narrow]
+        self._gate_starts = [g.start for g, _ in narrow]
+        self._gate_stops = [_gate_stop(g) for g, _ in narrow]
+        self._gate_sids = [sids for _, sids in narrow]
+        self._wide_gates = _LiteralScan(wide)
         self._eof_gates = [(g.literal, g.start, sids) for g, sids in t.gates if g.in_eof]
         # A signature filed in several tables (a literal at a few offsets) can be hit twice.
         shapes_per_sid = collections.Counter(
@@ -1143,6 +1208,7 @@ class FormatIdentifier:
         gate_hits = itertools.compress(self._gate_sids, map(_NOT_FOUND.__ne__, positions))
         found = [*self._t.always, *itertools.chain.from_iterable(index_hits)]
         found.extend(itertools.chain.from_iterable(gate_hits))
+        found.extend(self._wide_gates.hits(bof))
         for literal, window, sids in self._eof_gates:
             if eof.find(literal, max(0, len(eof) - window) if window else 0) >= 0:
                 found.extend(sids)

@@ -563,3 +563,48 @@ def test_offline_conf_dir_with_newer_signatures(tmp_path: Path) -> None:
     )
     miss: Identification = ident.identify(b"other", b"other", name="x.tst", size=5)
     assert (miss.puid, miss.basis, miss.status) == ("fmt/99999", "extension", "tentative")
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def test_literal_scan_equals_one_find_per_gate() -> None:
+    """The multi-literal scan passes exactly the gates a ``bytes.find`` in each window passes,
+    also for literals that overlap each other or themselves, and when they occur many times."""
+    literals = [b"abab", b"bab", b"ba", b"SECTION", b"ION\x00", b"\x10\x22\x00\x01", b"\x00\x00", b"xyz"]
+    rng = random.Random(7)
+    gates = [(lit, rng.randrange(0, 40), rng.randrange(60, 400), (n,)) for n, lit in enumerate(literals)]
+    gates.append((b"abab", 0, 12, (len(gates),)))  # the same literal with another window
+    scan = identify_module._LiteralScan(gates)
+    for _ in range(400):
+        pieces = [
+            rng.choice([*literals, b"a", b"b", b"\x00", rng.randbytes(3)])
+            for _ in range(rng.randrange(0, 80))
+        ]
+        buffer = b"".join(pieces)
+        expected = sorted(
+            s for lit, start, stop, sids in gates if buffer.find(lit, start, stop) >= 0 for s in sids
+        )
+        assert sorted(scan.hits(buffer)) == expected, buffer
+
+
+def test_candidates_equal_one_find_per_gate(identifier: FormatIdentifier) -> None:
+    """On real files, candidate selection equals the plain definition: every index and gate checked alone."""
+    t = identifier._t
+    for path in [*sample_files()[:60], *skeleton_files()[::40]]:
+        data = path.read_bytes()
+        bof, eof = data[:BOF_SIZE], data[-EOF_SIZE:]
+        expected = set(t.always)
+        for offset, length, table in t.index:
+            expected.update(table.get(bof[offset : offset + length], ()))
+        for gate, sids in t.gates:
+            if gate.in_eof:
+                start = max(0, len(eof) - gate.start) if gate.start else 0
+                hit = eof.find(gate.literal, start) >= 0
+            else:
+                hit = (
+                    bof.find(gate.literal, gate.start, gate.stop if gate.stop is not None else BOF_SIZE) >= 0
+                )
+            if hit:
+                expected.update(sids)
+        assert identifier._candidates(bof, eof) == sorted(expected), path
