@@ -733,3 +733,28 @@ def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if os.name != "nt":
         assert identify_module.default_cache_dir() == tmp_path / "xdg" / "oais_preserve"
+
+
+def test_worker_imports_stay_light() -> None:
+    """A build worker imports ``fixity`` (and so ``identify``) only, not the whole package: the
+    package exports its names lazily. Every public name still resolves."""
+    code = (
+        "import sys, oais_preserve.fixity\n"
+        "heavy = [m for m in ('openpyxl', 'matplotlib', 'pyvips', 'oais_preserve.packages')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "import oais_preserve\n"
+        "assert all(getattr(oais_preserve, name) is not None for name in oais_preserve.__all__)\n"
+        "assert set(oais_preserve.__all__) <= set(dir(oais_preserve))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_functions_named_like_their_modules_stay_functions() -> None:
+    code = (
+        "import oais_preserve.validate, oais_preserve.ingest, oais_preserve.handover, oais_preserve\n"
+        "from oais_preserve import validate, ingest, handover\n"
+        "assert all(callable(f) for f in (validate, ingest, handover))\n"
+        "assert oais_preserve.validate is validate\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
