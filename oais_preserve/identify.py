@@ -2,11 +2,12 @@
 
 fido (opf-fido 1.6.1) walks every format and every pattern for every file and hands each regex to
 ``re`` as text, so its compiled-pattern cache thrashes. This module loads the same signature
-files once (as the fido command line selects them through ``conf/versions.xml``), compiles every
-pattern once, and only tries the signatures whose first pattern can match: an index on fixed
-bytes at fixed offsets of the BOF, plus literal "gates" for patterns that float. Formats are
-tried in fido's order, with fido's priority rules, its container (ZIP/OLE2) step and its
-extension fallback, so the PUIDs and their order are those the ``fido`` command line prints.
+files once (as the fido command line selects them through ``conf/versions.xml``; the tables it
+derives are cached per user), compiles each pattern once on first use, and only tries the
+signatures whose first pattern can match: an index on fixed bytes at fixed offsets of the BOF,
+plus literal "gates" for patterns that float (the widest searched in one Aho-Corasick pass).
+Formats are tried in fido's order, with fido's priority rules, its container (ZIP/OLE2) step and
+its extension fallback, so the PUIDs and their order are those the ``fido`` command line prints.
 
 What fido lacks, for a batch that must not stall:
 
@@ -55,6 +56,7 @@ __all__ = [
     "FormatIdentifier",
     "FormatMatch",
     "Identification",
+    "default_cache_dir",
     "default_identifier",
 ]
 
