@@ -969,6 +969,7 @@ def _build_index(
 
 _CACHE_VERSION = b"oais_preserve identify tables v1"
 _CACHE_PREFIX = "identify-"
+_CACHE_UNUSED_DAYS = 30  # other versions' cache files unused this long are removed
 
 
 def default_cache_dir() -> Path:
@@ -1013,7 +1014,10 @@ def _read_cached_tables(path: Path, key: str) -> _Tables | None:
         fields = json.loads(header)
         if fields != {"key": key, "sha256": hashlib.sha256(payload).hexdigest()}:
             raise ValueError("stale or damaged")
-        return _tables_from_plain(json.loads(payload))
+        tables = _tables_from_plain(json.loads(payload))
+        with contextlib.suppress(OSError):
+            os.utime(path)  # marks it as in use (see _remove_unused_caches)
+        return tables
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -1036,6 +1040,18 @@ def _write_cached_tables(path: Path, key: str, tables: _Tables) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+        return
+    _remove_unused_caches(path)
+
+
+def _remove_unused_caches(current: Path) -> None:
+    """Cache files of other signature or module versions, unread for a month, are dead weight
+    (~0.5 MB each); several installed versions in use keep theirs."""
+    cutoff = time.time() - _CACHE_UNUSED_DAYS * 86400
+    for other in current.parent.glob(f"{_CACHE_PREFIX}*.json"):
+        with contextlib.suppress(OSError):
+            if other != current and other.stat().st_mtime < cutoff:
+                other.unlink()
 
 
 def _load_tables(files: Sequence[Path], cache_dir: Path | None) -> _Tables:

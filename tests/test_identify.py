@@ -707,6 +707,12 @@ def test_damaged_or_stale_cache_is_rebuilt(tmp_path: Path) -> None:
     assert ident.identify(b"TWO", b"TWO", name="x", size=3).puid == "fmt/90001"
     assert len(list(cache.glob("identify-*.json"))) == 2
     assert not list(cache.glob(".*"))  # no temporary files left
+    # A cache file of another version unused for over a month goes when a new one is written.
+    old_enough = time.time() - 31 * 86400
+    os.utime(cached, (old_enough, old_enough))
+    write_conf(conf, "<pattern><position>BOF</position><regex>(?s)\\ATHREE</regex></pattern>")
+    FormatIdentifier(conf_dir=conf, cache_dir=cache)
+    assert not cached.exists() and len(list(cache.glob("identify-*.json"))) == 2
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
