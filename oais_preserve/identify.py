@@ -878,9 +878,8 @@ class _Tables:
     # "none of these matched".
     outranked_by: list[frozenset[int]] = field(init=False)
     by_extension: dict[str, tuple[int, ...]] = field(init=False)
-    container_probes: tuple[int, ...] = field(
-        init=False
-    )  # signatures of formats that start a container check
+    # signatures of formats that start a container check
+    container_probes: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         formats = self.formats
@@ -983,6 +982,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "oais_preserve"
 
 
+def _cache_folder(cache_dir: Path | None, use_cache: bool) -> Path | None:
+    if not use_cache:
+        return None
+    try:
+        return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    except RuntimeError:  # no home folder to be found: work without a cache
+        return None
+
+
 def _cache_key(files: Sequence[Path]) -> str:
     digest = hashlib.sha256(_CACHE_VERSION)
     for part in (Path(__file__).read_bytes(), sys.version.encode(), *(p.read_bytes() for p in files)):
@@ -1020,7 +1028,7 @@ def _read_cached_tables(path: Path, key: str) -> _Tables | None:
         return tables
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
         log.info("identification cache %s not used (%s); rebuilding it", path, exc)
         return None
 
@@ -1357,8 +1365,7 @@ class FormatIdentifier:
         self.tool_version, self.signature_version = identifier_versions(conf)
         container_file = conf / versions["pronomContainerSignature"]
         format_files = [conf / versions["pronomSignature"], conf / versions["fidoExtensionSignature"]]
-        cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
-        self._t = _load_tables([*format_files, container_file], cache)
+        self._t = _load_tables([*format_files, container_file], _cache_folder(cache_dir, use_cache))
         self._prepare_columns()
         log.debug(
             "fido signatures loaded from %s: %d formats, %d signatures",
