@@ -2,11 +2,12 @@
 
 fido (opf-fido 1.6.1) walks every format and every pattern for every file and hands each regex to
 ``re`` as text, so its compiled-pattern cache thrashes. This module loads the same signature
-files once (as the fido command line selects them through ``conf/versions.xml``), compiles every
-pattern once, and only tries the signatures whose first pattern can match: an index on fixed
-bytes at fixed offsets of the BOF, plus literal "gates" for patterns that float. Formats are
-tried in fido's order, with fido's priority rules, its container (ZIP/OLE2) step and its
-extension fallback, so the PUIDs and their order are those the ``fido`` command line prints.
+files once (as the fido command line selects them through ``conf/versions.xml``; the tables it
+derives are cached per user), compiles each pattern once on first use, and only tries the
+signatures whose first pattern can match: an index on fixed bytes at fixed offsets of the BOF,
+plus literal "gates" for patterns that float (the widest searched in one Aho-Corasick pass).
+Formats are tried in fido's order, with fido's priority rules, its container (ZIP/OLE2) step and
+its extension fallback, so the PUIDs and their order are those the ``fido`` command line prints.
 
 What fido lacks, for a batch that must not stall:
 
@@ -23,22 +24,29 @@ Results never use fido's own ``fido-fmt/...`` identifiers as PUIDs.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import hashlib
 import importlib.metadata
 import io
 import itertools
+import json
 import logging
 import os
 import re
 import signal
+import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import ahocorasick_rs
 
 from .errors import IdentificationError
 
@@ -48,6 +56,7 @@ __all__ = [
     "FormatIdentifier",
     "FormatMatch",
     "Identification",
+    "default_cache_dir",
     "default_identifier",
 ]
 
@@ -624,9 +633,9 @@ _NO, _YES, _RAISED = range(3)  # outcomes of one signature
 _NOT_FOUND = -1  # what bytes.find returns
 _PRONOM_PUID = re.compile(r"(?:x-)?fmt/\d+")
 
-# (kind, compiled regex or None, EOF search window in bytes or 0 for the whole buffer,
-#  literals the buffer must contain before the regex is worth running: (bytes, start, stop))
-_Pattern = tuple[int, "re.Pattern[bytes] | None", int, tuple[tuple[bytes, int, int], ...]]
+# (kind, regex source (known to compile) or None, EOF search window in bytes or 0 for the whole
+#  buffer, literals the buffer must contain before the regex is worth running: (bytes, start, stop))
+_Pattern = tuple[int, bytes | None, int, tuple[tuple[bytes, int, int], ...]]
 _WIDE = 256  # patterns that can match more bytes than this get literal pre-checks
 _MAX_CHECKS = 3
 # Below this buffer size no signature regex runs long (the worst, quadratic ones take ~0.07 s at
@@ -690,6 +699,13 @@ def _format_record(element: ET.Element) -> _Format:
     )
 
 
+@functools.cache
+def _regex(source: bytes) -> re.Pattern[bytes]:
+    """A signature regex, compiled on first use: the index and gates mean most signatures never
+    run in a given process, and compiling all ~2,300 costs ~0.4 s per process."""
+    return re.compile(source)
+
+
 def _compile_pattern(pattern: ET.Element) -> _Pattern:
     """One ``<pattern>``, with fido's reactions to broken ones (it reads position, then regex)."""
     position = pattern.find("position")
@@ -701,13 +717,13 @@ def _compile_pattern(pattern: ET.Element) -> _Pattern:
         return (_SKIP, None, 0, ())  # an unknown position: fido never tests the regex
     source = regex.encode("utf8")
     try:
-        compiled = re.compile(source)
+        _regex(source)  # only when the tables are built, not when they come from the cache
     except re.error:
         log.warning("signature regex does not compile, fido skips its format: %r", source[:80])
         return (_BROKEN, None, 0, ())
     node = _parse_regex(source)
     window = _eof_window(node) if kind == _EOF else 0
-    return (kind, compiled, window, _literal_checks(node, kind))
+    return (kind, source, window, _literal_checks(node, kind))
 
 
 def _literal_checks(node: _Node | None, kind: int) -> tuple[tuple[bytes, int, int], ...]:
@@ -752,10 +768,10 @@ def _signature_gate(first: _Pattern) -> _KeyOptions | _KeyAnyOf | _Gate | None:
     Preference: several fixed bytes at fixed offsets, then a literal of 3+ bytes, then a small
     set of possible bytes at one offset, then a 2-byte literal.
     """
-    kind, compiled, window, _ = first
-    if compiled is None or kind not in (_BOF, _EOF, _VAR):
+    kind, source, window, _ = first
+    if source is None or kind not in (_BOF, _EOF, _VAR):
         return None
-    node = _parse_regex(compiled.pattern)
+    node = _parse_regex(source)
     if node is None:
         return None
     keys = None
@@ -792,9 +808,7 @@ _SEQUENCE_PATH = (
     "/ByteSequence/SubSequence/Sequence"
 )
 # Per container kind: (path inside the container, ((puid, regexes), ...)) in fido's order.
-_ContainerRules = tuple[
-    tuple[str | None, tuple[tuple[str, tuple["re.Pattern[bytes] | None", ...]], ...]], ...
-]
+_ContainerRules = tuple[tuple[str | None, tuple[tuple[str, tuple[bytes | None, ...]], ...]], ...]
 
 
 def _load_container_rules(path: Path) -> dict[str, _ContainerRules]:
@@ -809,7 +823,7 @@ def _load_container_rules(path: Path) -> dict[str, _ContainerRules]:
         puids.setdefault(mapping.get("signatureId", ""), mapping.get("Puid", ""))
     rules: dict[str, _ContainerRules] = {}
     for kind, container_type in (("zip", "ZIP"), ("ole", "OLE2")):
-        by_path: dict[str | None, dict[str, list[re.Pattern[bytes] | None]]] = {}
+        by_path: dict[str | None, dict[str, list[bytes | None]]] = {}
         query = f'ContainerSignatures/ContainerSignature[@ContainerType="{container_type}"]'
         for element in root.findall(query):
             if element.find("Files/File/BinarySignatures") is None:
@@ -828,9 +842,12 @@ def _load_container_rules(path: Path) -> dict[str, _ContainerRules]:
     return rules
 
 
-def _compile_sequence(sequence: str) -> re.Pattern[bytes] | None:
+def _compile_sequence(sequence: str) -> bytes | None:
+    """The regex source of a container sequence, None if fido's conversion gives no usable one."""
     try:
-        return re.compile(container_sequence_regex(sequence))
+        source = container_sequence_regex(sequence)
+        _regex(source)
+        return source
     except (ValueError, re.error) as exc:
         log.warning("container sequence %r gives no usable regex (%s)", sequence[:60], exc)
         return None
@@ -846,27 +863,40 @@ class _Deadline(BaseException):
 
 @dataclass
 class _Tables:
-    """Everything matching needs, built once from the signature files."""
+    """Everything matching needs, built once from the signature files (or read from the cache)."""
 
     formats: list[_Format]
-    # format -> the *other* formats that have priority over it: fido's as_good_as_any() is
-    # "none of these matched".
-    outranked_by: list[frozenset[int]]
     sig_format: list[int]
     sig_patterns: list[tuple[_Pattern, ...]]
     index: list[tuple[int, int, dict[bytes, tuple[int, ...]]]]  # (offset, key length, key -> sigs)
     gates: list[tuple[_Gate, tuple[int, ...]]]
     always: tuple[int, ...]
-    by_extension: dict[str, tuple[int, ...]]
     container_rules: dict[str, _ContainerRules]
-    container_probes: tuple[int, ...]  # signatures of formats that start a container check
-    puid_index: dict[str, int]
+    # Derived from the above in a few milliseconds, so not cached:
+    puid_index: dict[str, int] = field(init=False)
+    # format -> the *other* formats that have priority over it: fido's as_good_as_any() is
+    # "none of these matched".
+    outranked_by: list[frozenset[int]] = field(init=False)
+    by_extension: dict[str, tuple[int, ...]] = field(init=False)
+    # signatures of formats that start a container check
+    container_probes: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        formats = self.formats
+        self.puid_index = {f.puid: i for i, f in enumerate(formats)}
+        self.outranked_by = _outranked_by(formats, self.puid_index)
+        by_extension: dict[str, list[int]] = {}
+        for number, fmt in enumerate(formats):
+            for extension in fmt.extensions:
+                by_extension.setdefault(extension, []).append(number)
+        self.by_extension = {k: tuple(v) for k, v in by_extension.items()}
+        self.container_probes = tuple(
+            s for s, f in enumerate(self.sig_format) if formats[f].container in ("zip", "ole")
+        )
 
 
 def _build_tables(format_files: Sequence[Path], container_file: Path) -> _Tables:
     elements = _load_format_elements(format_files)
-    formats = [_format_record(e) for e in elements]
-    puid_index = {f.puid: i for i, f in enumerate(formats)}
     sig_format: list[int] = []
     sig_patterns: list[tuple[_Pattern, ...]] = []
     for number, element in enumerate(elements):
@@ -874,22 +904,14 @@ def _build_tables(format_files: Sequence[Path], container_file: Path) -> _Tables
             sig_format.append(number)
             sig_patterns.append(tuple(_compile_pattern(p) for p in signature.findall("pattern")))
     index, gates, always = _build_index(sig_patterns)
-    by_extension: dict[str, list[int]] = {}
-    for number, fmt in enumerate(formats):
-        for extension in fmt.extensions:
-            by_extension.setdefault(extension, []).append(number)
     return _Tables(
-        formats=formats,
-        outranked_by=_outranked_by(formats, puid_index),
+        formats=[_format_record(e) for e in elements],
         sig_format=sig_format,
         sig_patterns=sig_patterns,
         index=index,
         gates=gates,
         always=always,
-        by_extension={k: tuple(v) for k, v in by_extension.items()},
         container_rules=_load_container_rules(container_file),
-        container_probes=tuple(s for s, f in enumerate(sig_format) if formats[f].container in ("zip", "ole")),
-        puid_index=puid_index,
     )
 
 
@@ -936,13 +958,313 @@ def _build_index(
     return index, [(g, tuple(s)) for g, s in gates.items()], tuple(always)
 
 
+# --------------------------------------------------------------------------- table cache
+# Building the tables (XML, regex analysis, compiling every pattern once to find broken ones) takes
+# ~1 s, and every worker process of a build would pay it before its first file. The result is plain
+# data, so the first process stores it as JSON in a per-user cache folder and the others read it.
+# The file is named and checked by a key over everything the tables derive from (signature-file
+# bytes, this module's source, the Python version), carries a digest of its own content, and is
+# only read from a folder that only the current user can write. Anything unexpected: rebuild.
+
+_CACHE_VERSION = b"oais_preserve identify tables v1"
+_CACHE_PREFIX = "identify-"
+_CACHE_UNUSED_DAYS = 30  # other versions' cache files unused this long are removed
+
+
+def default_cache_dir() -> Path:
+    """Where the identifier caches its tables: ``$OAIS_PRESERVE_CACHE_DIR``, else the per-user
+    cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``, ``%LOCALAPPDATA%`` on Windows)."""
+    if configured := os.environ.get("OAIS_PRESERVE_CACHE_DIR"):
+        return Path(configured)
+    if os.name == "nt" and (local := os.environ.get("LOCALAPPDATA")):
+        return Path(local) / "oais_preserve" / "cache"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "oais_preserve"
+
+
+def _cache_folder(cache_dir: Path | None, use_cache: bool) -> Path | None:
+    if not use_cache:
+        return None
+    try:
+        return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    except RuntimeError:  # no home folder to be found: work without a cache
+        return None
+
+
+def _cache_key(files: Sequence[Path]) -> str:
+    digest = hashlib.sha256(_CACHE_VERSION)
+    for part in (Path(__file__).read_bytes(), sys.version.encode(), *(p.read_bytes() for p in files)):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _private_dir(folder: Path) -> bool:
+    """True when ``folder`` exists (it is created) and no other user can write into it."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except OSError as exc:
+        log.debug("identification cache folder %s not usable: %s", folder, exc)
+        return False
+    if os.name == "nt":
+        return True  # per-user profile folders; POSIX ownership bits do not apply
+    private = info.st_uid == os.getuid() and not info.st_mode & 0o022
+    if not private:
+        log.warning("identification cache folder %s is shared with other users; not used", folder)
+    return private
+
+
+def _read_cached_tables(path: Path, key: str) -> _Tables | None:
+    try:
+        with open(path, "rb") as handle:
+            header, payload = handle.read().split(b"\n", 1)
+        fields = json.loads(header)
+        if fields != {"key": key, "sha256": hashlib.sha256(payload).hexdigest()}:
+            raise ValueError("stale or damaged")
+        tables = _tables_from_plain(json.loads(payload))
+        with contextlib.suppress(OSError):
+            os.utime(path)  # marks it as in use (see _remove_unused_caches)
+        return tables
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+        log.info("identification cache %s not used (%s); rebuilding it", path, exc)
+        return None
+
+
+def _write_cached_tables(path: Path, key: str, tables: _Tables) -> None:
+    """Write to a temporary sibling and rename: readers see the whole file or none."""
+    payload = json.dumps(_tables_to_plain(tables), separators=(",", ":")).encode("ascii")
+    header = json.dumps({"key": key, "sha256": hashlib.sha256(payload).hexdigest()}).encode("ascii")
+    temporary: str | None = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(header + b"\n" + payload)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.debug("identification cache %s not written: %s", path, exc)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        return
+    _remove_unused_caches(path)
+
+
+def _remove_unused_caches(current: Path) -> None:
+    """Cache files of other signature or module versions, unread for a month, are dead weight
+    (~0.5 MB each); several installed versions in use keep theirs."""
+    cutoff = time.time() - _CACHE_UNUSED_DAYS * 86400
+    for other in current.parent.glob(f"{_CACHE_PREFIX}*.json"):
+        with contextlib.suppress(OSError):
+            if other != current and other.stat().st_mtime < cutoff:
+                other.unlink()
+
+
+def _load_tables(files: Sequence[Path], cache_dir: Path | None) -> _Tables:
+    """The tables for these signature files (format files first, container file last)."""
+    try:
+        key = _cache_key(files) if cache_dir is not None and _private_dir(cache_dir) else None
+    except OSError:
+        key = None  # building says which file is unreadable
+    if cache_dir is None or key is None:
+        return _build_tables(files[:-1], files[-1])
+    path = cache_dir / f"{_CACHE_PREFIX}{key[:32]}.json"
+    tables = _read_cached_tables(path, key)
+    if tables is None:
+        tables = _build_tables(files[:-1], files[-1])
+        _write_cached_tables(path, key, tables)
+    return tables
+
+
+# Plain-data form of the tables: bytes as Latin-1 text (one character per byte), tuples as lists.
+# Reading checks every type, so a damaged file raises (and is rebuilt) instead of misleading.
+
+
+def _text_of(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("latin-1")
+
+
+def _bytes_of(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError("expected text")
+    return text.encode("latin-1")
+
+
+def _int_of(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError("expected an integer")
+    return value
+
+
+def _str_of(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _str_of(value)
+
+
+def _sids(values: list[Any]) -> tuple[int, ...]:
+    return tuple(map(_int_of, values))
+
+
+def _tables_to_plain(t: _Tables) -> dict[str, Any]:
+    return {
+        "formats": [_format_to_plain(f) for f in t.formats],
+        "sig_format": t.sig_format,
+        "sig_patterns": [[_pattern_to_plain(p) for p in patterns] for patterns in t.sig_patterns],
+        "index": [[o, n, [[_text_of(k), list(v)] for k, v in table.items()]] for o, n, table in t.index],
+        "gates": [[_text_of(g.literal), g.in_eof, g.start, g.stop, list(s)] for g, s in t.gates],
+        "always": list(t.always),
+        "container_rules": {
+            kind: [[member, [[puid, [_text_of(r) for r in rs]] for puid, rs in by]] for member, by in rules]
+            for kind, rules in t.container_rules.items()
+        },
+    }
+
+
+def _format_to_plain(f: _Format) -> list[Any]:
+    extensions, over = list(f.extensions), sorted(f.priority_over)
+    return [f.puid, f.name, f.version, f.mime, extensions, f.container, f.decides_container, over]
+
+
+def _format_from_plain(
+    puid: Any, name: Any, version: Any, mime: Any, extensions: Any, container: Any, decides: Any, over: Any
+) -> _Format:
+    return _Format(
+        puid=_str_of(puid),
+        name=_str_of(name),
+        version=_optional_text(version),
+        mime=_optional_text(mime),
+        extensions=tuple(map(_str_of, extensions)),
+        container=_optional_text(container),
+        decides_container=decides is True,
+        priority_over=frozenset(map(_str_of, over)),
+    )
+
+
+def _pattern_to_plain(p: _Pattern) -> list[Any]:
+    kind, source, window, checks = p
+    return [kind, _text_of(source), window, [[_text_of(text), low, high] for text, low, high in checks]]
+
+
+def _pattern_from_plain(kind: int, source: str | None, window: int, checks: list[list[Any]]) -> _Pattern:
+    if kind not in (_BOF, _EOF, _VAR, _SKIP, _BROKEN) or (source is None) != (kind in (_SKIP, _BROKEN)):
+        raise ValueError("bad pattern")
+    literals = tuple((_bytes_of(text), _int_of(low), _int_of(high)) for text, low, high in checks)
+    return (kind, None if source is None else _bytes_of(source), _int_of(window), literals)
+
+
+def _gate_from_plain(literal: str, in_eof: bool, start: int, stop: int | None, sids: list[Any]) -> Any:
+    gate = _Gate(_bytes_of(literal), in_eof is True, _int_of(start), None if stop is None else _int_of(stop))
+    return gate, _sids(sids)
+
+
+def _rules_from_plain(plain: list[Any]) -> _ContainerRules:
+    def regexes(sources: list[Any]) -> tuple[bytes | None, ...]:
+        return tuple(None if r is None else _bytes_of(r) for r in sources)
+
+    return tuple(
+        (_optional_text(member), tuple((_str_of(puid), regexes(rs)) for puid, rs in by))
+        for member, by in plain
+    )
+
+
+def _tables_from_plain(plain: dict[str, Any]) -> _Tables:
+    """The tables from their plain form; raises ValueError/TypeError/... on anything malformed."""
+    index = [
+        (_int_of(offset), _int_of(length), {_bytes_of(k): _sids(v) for k, v in table})
+        for offset, length, table in plain["index"]
+    ]
+    tables = _Tables(
+        formats=[_format_from_plain(*f) for f in plain["formats"]],
+        sig_format=list(_sids(plain["sig_format"])),
+        sig_patterns=[tuple(_pattern_from_plain(*p) for p in patterns) for patterns in plain["sig_patterns"]],
+        index=index,
+        gates=[_gate_from_plain(*g) for g in plain["gates"]],
+        always=_sids(plain["always"]),
+        container_rules={kind: _rules_from_plain(plain["container_rules"][kind]) for kind in ("zip", "ole")},
+    )
+    _check_references(tables)
+    return tables
+
+
+def _check_references(t: _Tables) -> None:
+    """Every signature and format number in the tables points at one that exists."""
+    signatures = len(t.sig_patterns)
+    if len(t.sig_format) != signatures or not all(0 <= f < len(t.formats) for f in t.sig_format):
+        raise ValueError("signature table does not match the formats")
+    listed = [*t.always, *(s for _, sids in t.gates for s in sids)]
+    listed += [s for _, _, table in t.index for sids in table.values() for s in sids]
+    if not all(0 <= s < signatures for s in listed):
+        raise ValueError("index names a signature that does not exist")
+
+
 # --------------------------------------------------------------------------- matching
+
+# A BOF gate whose window is wider than this joins the one multi-literal scan of the BOF; smaller
+# windows are cheaper to search one by one with bytes.find.
+_SCAN_MIN_WINDOW = 4096
+
+
+def _gate_stop(gate: _Gate) -> int:
+    return gate.stop if gate.stop is not None else BOF_SIZE
+
+
+def _can_overlap(a: bytes, b: bytes) -> bool:
+    """True when an occurrence of ``a`` and one of ``b`` can share bytes."""
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
+
+
+class _LiteralScan:
+    """Which literal gates pass, with one Aho-Corasick pass over the buffer per literal group.
+
+    A leftmost, non-overlapping search (which can use SIMD prefilters, ~30x faster than a
+    ``bytes.find`` per literal) reports every literal that occurs at least once, provided no two
+    literals of a group can overlap: an occurrence of one can then never be hidden inside a
+    reported match of another. The searches only say which literals occur; each gate is then
+    confirmed in its window with ``bytes.find``, so results equal one find per gate. The list of
+    matches is at most ``len(buffer) / shortest literal`` long, so the cost stays linear.
+    """
+
+    def __init__(self, gates: Sequence[tuple[bytes, int, int, tuple[int, ...]]]) -> None:
+        self._windows: dict[bytes, list[tuple[int, int, tuple[int, ...]]]] = {}
+        for literal, start, stop, sids in gates:
+            self._windows.setdefault(literal, []).append((start, stop, sids))
+        groups: list[list[bytes]] = []
+        for literal in self._windows:
+            group = next((g for g in groups if not any(_can_overlap(literal, o) for o in g)), None)
+            if group is None:
+                groups.append([literal])
+            else:
+                group.append(literal)
+        self._groups = [
+            (ahocorasick_rs.BytesAhoCorasick(g, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST), g)
+            for g in groups
+        ]
+
+    def hits(self, buffer: bytes) -> list[int]:
+        """Signatures of the gates whose literal occurs in its window of ``buffer``."""
+        found: list[int] = []
+        for automaton, literals in self._groups:
+            for number in {m[0] for m in automaton.find_matches_as_indexes(buffer)}:
+                literal = literals[number]
+                for start, stop, sids in self._windows[literal]:
+                    if buffer.find(literal, start, stop) != _NOT_FOUND:
+                        found.extend(sids)
+        return found
 
 
 def _run_signature(patterns: tuple[_Pattern, ...], bof: bytes, eof: bytes) -> int:
     """fido's test of one signature: every pattern must match, in order, until one fails."""
-    for kind, regex, window, checks in patterns:
-        if regex is None:
+    for kind, source, window, checks in patterns:
+        if source is None:
             if kind == _SKIP:
                 continue
             return _RAISED
@@ -951,13 +1273,13 @@ def _run_signature(patterns: tuple[_Pattern, ...], bof: bytes, eof: bytes) -> in
             start = max(0, len(eof) - window) if window else 0
             if checks and any(eof.find(text, start) < 0 for text, _, _ in checks):
                 return _NO
-            found = regex.search(eof, start)
+            found = _regex(source).search(eof, start)
         elif checks and any(bof.find(text, low, high) < 0 for text, low, high in checks):
             return _NO
         elif kind == _BOF:
-            found = regex.match(bof)
+            found = _regex(source).match(bof)
         else:
-            found = regex.search(bof)
+            found = _regex(source).search(bof)
         if found is None:
             return _NO
     return _YES
@@ -1010,7 +1332,10 @@ def _with_alarm(seconds: float, work: Callable[[], Identification]) -> Identific
 class FormatIdentifier:
     """PRONOM identification with fido's signature files and fido's results, from BOF/EOF buffers.
 
-    Load once per process (see :func:`default_identifier`); ``identify`` is thread-safe.
+    Load once per process (see :func:`default_identifier`); ``identify`` is thread-safe. The
+    tables built from the signature files are cached as JSON in ``cache_dir`` (default:
+    :func:`default_cache_dir`, a per-user folder), so that later processes load in ~0.06 s
+    instead of ~1 s; ``use_cache=False`` always builds them.
     """
 
     tool_name: str = "fido"
@@ -1029,6 +1354,8 @@ class FormatIdentifier:
         conf_dir: Path | None = None,
         time_limit: float = 5.0,
         max_container_bytes: int = 64 * 2**20,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
     ) -> None:
         conf = Path(conf_dir) if conf_dir is not None else _fido_conf_dir()
         versions = _read_versions(conf)
@@ -1038,7 +1365,7 @@ class FormatIdentifier:
         self.tool_version, self.signature_version = identifier_versions(conf)
         container_file = conf / versions["pronomContainerSignature"]
         format_files = [conf / versions["pronomSignature"], conf / versions["fidoExtensionSignature"]]
-        self._t = _build_tables(format_files, container_file)
+        self._t = _load_tables([*format_files, container_file], _cache_folder(cache_dir, use_cache))
         self._prepare_columns()
         log.debug(
             "fido signatures loaded from %s: %d formats, %d signatures",
@@ -1049,15 +1376,24 @@ class FormatIdentifier:
 
     def _prepare_columns(self) -> None:
         """Column-wise copies of the index and the gates, so that candidate selection runs in C
-        (map/compress) instead of one Python iteration per table or gate."""
+        (map/compress, one multi-literal scan) instead of one Python iteration per table or gate."""
         t = self._t
         self._index_slices = [slice(offset, offset + length) for offset, length, _ in t.index]
         self._index_tables = [table for _, _, table in t.index]
-        bof_gates = [(g, sids) for g, sids in t.gates if not g.in_eof]
-        self._gate_literals = [g.literal for g, _ in bof_gates]
-        self._gate_starts = [g.start for g, _ in bof_gates]
-        self._gate_stops = [g.stop if g.stop is not None else BOF_SIZE for g, _ in bof_gates]
-        self._gate_sids = [sids for _, sids in bof_gates]
+        narrow: list[tuple[_Gate, tuple[int, ...]]] = []
+        wide: list[tuple[bytes, int, int, tuple[int, ...]]] = []
+        for gate, sids in t.gates:
+            if gate.in_eof:
+                continue
+            if _gate_stop(gate) - gate.start <= _SCAN_MIN_WINDOW:
+                narrow.append((gate, sids))
+            else:
+                wide.append((gate.literal, gate.start, _gate_stop(gate), sids))
+        self._gate_literals = [g.literal for g, _ in narrow]
+        self._gate_starts = [g.start for g, _ in narrow]
+        self._gate_stops = [_gate_stop(g) for g, _ in narrow]
+        self._gate_sids = [sids for _, sids in narrow]
+        self._wide_gates = _LiteralScan(wide)
         self._eof_gates = [(g.literal, g.start, sids) for g, sids in t.gates if g.in_eof]
         # A signature filed in several tables (a literal at a few offsets) can be hit twice.
         shapes_per_sid = collections.Counter(
@@ -1143,6 +1479,7 @@ class FormatIdentifier:
         gate_hits = itertools.compress(self._gate_sids, map(_NOT_FOUND.__ne__, positions))
         found = [*self._t.always, *itertools.chain.from_iterable(index_hits)]
         found.extend(itertools.chain.from_iterable(gate_hits))
+        found.extend(self._wide_gates.hits(bof))
         for literal, window, sids in self._eof_gates:
             if eof.find(literal, max(0, len(eof) - window) if window else 0) >= 0:
                 found.extend(sids)
@@ -1182,12 +1519,14 @@ class FormatIdentifier:
 
     def _could_match_from_bof(self, sid: int, bof: bytes) -> bool:
         """The signature's BOF and VAR patterns match (EOF ones are not checked: no EOF here)."""
-        for kind, regex, _, _ in self._t.sig_patterns[sid]:
-            if regex is None:
+        for kind, source, _, _ in self._t.sig_patterns[sid]:
+            if source is None:
                 if kind == _SKIP:
                     continue
                 return False
-            if (kind == _BOF and regex.match(bof) is None) or (kind == _VAR and regex.search(bof) is None):
+            if kind == _BOF and _regex(source).match(bof) is None:
+                return False
+            if kind == _VAR and _regex(source).search(bof) is None:
                 return False
         return True
 
@@ -1254,12 +1593,12 @@ class FormatIdentifier:
         return found
 
 
-def _search_member(regex: re.Pattern[bytes] | None, contents: bytes, deadline: float) -> bool:
+def _search_member(source: bytes | None, contents: bytes, deadline: float) -> bool:
     if time.perf_counter() >= deadline:
         raise _Deadline
-    if regex is None:
+    if source is None:
         raise _ContainerError("a container signature has no usable regex")
-    return regex.search(contents) is not None
+    return _regex(source).search(contents) is not None
 
 
 # Exceptions fido's ZipPackage / OlePackage catch (returning no match); anything else stops fido.

@@ -563,3 +563,204 @@ def test_offline_conf_dir_with_newer_signatures(tmp_path: Path) -> None:
     )
     miss: Identification = ident.identify(b"other", b"other", name="x.tst", size=5)
     assert (miss.puid, miss.basis, miss.status) == ("fmt/99999", "extension", "tentative")
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def test_literal_scan_equals_one_find_per_gate() -> None:
+    """The multi-literal scan passes exactly the gates a ``bytes.find`` in each window passes,
+    also for literals that overlap each other or themselves, and when they occur many times."""
+    literals = [b"abab", b"bab", b"ba", b"SECTION", b"ION\x00", b"\x10\x22\x00\x01", b"\x00\x00", b"xyz"]
+    rng = random.Random(7)
+    gates = [(lit, rng.randrange(0, 40), rng.randrange(60, 400), (n,)) for n, lit in enumerate(literals)]
+    gates.append((b"abab", 0, 12, (len(gates),)))  # the same literal with another window
+    scan = identify_module._LiteralScan(gates)
+    for _ in range(400):
+        pieces = [
+            rng.choice([*literals, b"a", b"b", b"\x00", rng.randbytes(3)])
+            for _ in range(rng.randrange(0, 80))
+        ]
+        buffer = b"".join(pieces)
+        expected = sorted(
+            s for lit, start, stop, sids in gates if buffer.find(lit, start, stop) >= 0 for s in sids
+        )
+        assert sorted(scan.hits(buffer)) == expected, buffer
+
+
+def test_candidates_equal_one_find_per_gate(identifier: FormatIdentifier) -> None:
+    """On real files, candidate selection equals the plain definition: every index and gate checked alone."""
+    t = identifier._t
+    for path in [*sample_files()[:60], *skeleton_files()[::40]]:
+        data = path.read_bytes()
+        bof, eof = data[:BOF_SIZE], data[-EOF_SIZE:]
+        expected = set(t.always)
+        for offset, length, table in t.index:
+            expected.update(table.get(bof[offset : offset + length], ()))
+        for gate, sids in t.gates:
+            if gate.in_eof:
+                start = max(0, len(eof) - gate.start) if gate.start else 0
+                hit = eof.find(gate.literal, start) >= 0
+            else:
+                hit = (
+                    bof.find(gate.literal, gate.start, gate.stop if gate.stop is not None else BOF_SIZE) >= 0
+                )
+            if hit:
+                expected.update(sids)
+        assert identifier._candidates(bof, eof) == sorted(expected), path
+
+
+# --------------------------------------------------------------------------- table cache
+
+
+def write_conf(folder: Path, patterns: str) -> Path:
+    """A small fido conf dir: one format whose one signature has ``patterns`` (XML)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "versions.xml").write_text(
+        "<versions><pronomVersion>1</pronomVersion><pronomSignature>f.xml</pronomSignature>"
+        "<pronomContainerSignature>c.xml</pronomContainerSignature>"
+        "<fidoExtensionSignature>e.xml</fidoExtensionSignature></versions>",
+        encoding="utf-8",
+    )
+    (folder / "f.xml").write_text(
+        "<formats>"
+        f"<format><puid>fmt/90001</puid><name>Ünïcode Ω</name><signature>{patterns}</signature>"
+        "<signature><pattern><position>BOF</position><regex>(?s)\\AGOOD</regex></pattern></signature>"
+        "</format>"
+        "<format><puid>fmt/90002</puid><name>Later</name><extension>tst</extension><signature>"
+        "<pattern><position>VAR</position><regex>(?s)LATER.{300}X</regex></pattern></signature></format>"
+        "</formats>",
+        encoding="utf-8",
+    )
+    (folder / "e.xml").write_text("<formats/>", encoding="utf-8")
+    (folder / "c.xml").write_text(
+        "<ContainerSignatureMapping><ContainerSignatures/><FileFormatMappings/></ContainerSignatureMapping>",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def plain_tables(ident: FormatIdentifier) -> Any:
+    return identify_module._tables_to_plain(ident._t)
+
+
+def test_cached_tables_equal_built_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fido's own signatures: the second load reads the cache, builds nothing, and answers the same."""
+    uncached = FormatIdentifier(use_cache=False)
+    built = FormatIdentifier(cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("identify-*.json"))) == 1
+    monkeypatch.setattr(identify_module, "_build_tables", None)  # a rebuild would fail
+    cached = FormatIdentifier(cache_dir=tmp_path)
+    assert plain_tables(cached) == plain_tables(built) == plain_tables(uncached)
+    assert cached._t.outranked_by == built._t.outranked_by
+    for path in [*sample_files()[:40], *skeleton_files()[::50]]:
+        assert cached.identify_path(path) == built.identify_path(path), path
+
+
+def test_cache_keeps_broken_and_skipped_patterns(tmp_path: Path) -> None:
+    """A pattern that does not compile ends its format, as in fido, also when read from the cache;
+    unknown positions are skipped."""
+    conf = write_conf(
+        tmp_path / "conf",
+        "<pattern><position>XYZ</position><regex>x</regex></pattern>"
+        "<pattern><position>BOF</position><regex>(?s)\\ABAD(</regex></pattern>",
+    )
+    for _ in range(2):  # built, then cached
+        ident = FormatIdentifier(conf_dir=conf, cache_dir=tmp_path / "cache")
+        good = ident.identify(b"GOOD", b"GOOD", name="x", size=4)
+        assert good.puid is None and good.status == "unknown"  # the broken first signature ends fmt/90001
+        assert ident.identify(b"LATER" + b"." * 300 + b"X", b"", name="y", size=306).puid == "fmt/90002"
+        assert ident._t.formats[0].name == "Ünïcode Ω"
+
+
+def test_damaged_or_stale_cache_is_rebuilt(tmp_path: Path) -> None:
+    conf = write_conf(
+        tmp_path / "conf", "<pattern><position>BOF</position><regex>(?s)\\AONE</regex></pattern>"
+    )
+    cache = tmp_path / "cache"
+    FormatIdentifier(conf_dir=conf, cache_dir=cache)
+    (cached,) = cache.glob("identify-*.json")
+    original = cached.read_bytes()
+    header, payload = original.split(b"\n", 1)
+    damaged = [
+        original[: len(original) // 2],  # truncated
+        header + b"\n" + payload.replace(b"fmt/90002", b"fmt/90003"),  # digest no longer matches
+        b"not json",
+        b"",
+    ]
+    for content in damaged:
+        cached.write_bytes(content)
+        ident = FormatIdentifier(conf_dir=conf, cache_dir=cache)
+        assert ident.identify(b"ONE", b"ONE", name="x", size=3).puid == "fmt/90001"
+        assert [f.puid for f in ident._t.formats] == ["fmt/90001", "fmt/90002"]
+        assert cached.read_bytes() == original  # rewritten whole
+    # Well-formed but wrong content with a matching digest is refused by the checks on reading.
+    header_fields = json.loads(header)
+    bad_payload = payload.replace(b'"sig_format":[0,0,1]', b'"sig_format":[0,0,7]')
+    assert bad_payload != payload
+    header_fields["sha256"] = identify_module.hashlib.sha256(bad_payload).hexdigest()
+    cached.write_bytes(json.dumps(header_fields).encode() + b"\n" + bad_payload)
+    assert identify_module._read_cached_tables(cached, header_fields["key"]) is None
+    # New signature bytes: another key, another file.
+    write_conf(conf, "<pattern><position>BOF</position><regex>(?s)\\ATWO</regex></pattern>")
+    ident = FormatIdentifier(conf_dir=conf, cache_dir=cache)
+    assert ident.identify(b"TWO", b"TWO", name="x", size=3).puid == "fmt/90001"
+    assert len(list(cache.glob("identify-*.json"))) == 2
+    assert not list(cache.glob(".*"))  # no temporary files left
+    # A cache file of another version unused for over a month goes when a new one is written.
+    old_enough = time.time() - 31 * 86400
+    os.utime(cached, (old_enough, old_enough))
+    write_conf(conf, "<pattern><position>BOF</position><regex>(?s)\\ATHREE</regex></pattern>")
+    FormatIdentifier(conf_dir=conf, cache_dir=cache)
+    assert not cached.exists() and len(list(cache.glob("identify-*.json"))) == 2
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_cache_in_a_shared_or_unwritable_folder_is_not_used(tmp_path: Path) -> None:
+    conf = write_conf(
+        tmp_path / "conf", "<pattern><position>BOF</position><regex>(?s)\\AONE</regex></pattern>"
+    )
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    ident = FormatIdentifier(conf_dir=conf, cache_dir=shared)
+    assert ident.identify(b"ONE", b"ONE", name="x", size=3).puid == "fmt/90001"
+    assert not list(shared.iterdir())
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_bytes(b"")
+    ident = FormatIdentifier(conf_dir=conf, cache_dir=blocked / "cache")
+    assert ident.identify(b"ONE", b"ONE", name="x", size=3).puid == "fmt/90001"
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OAIS_PRESERVE_CACHE_DIR", str(tmp_path / "mine"))
+    assert identify_module.default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("OAIS_PRESERVE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if os.name != "nt":
+        assert identify_module.default_cache_dir() == tmp_path / "xdg" / "oais_preserve"
+
+
+def test_worker_imports_stay_light() -> None:
+    """A build worker imports ``fixity`` (and so ``identify``) only, not the whole package: the
+    package exports its names lazily. Every public name still resolves."""
+    code = (
+        "import sys, oais_preserve.fixity\n"
+        "heavy = [m for m in ('openpyxl', 'matplotlib', 'pyvips', 'oais_preserve.packages')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "import oais_preserve\n"
+        "assert all(getattr(oais_preserve, name) is not None for name in oais_preserve.__all__)\n"
+        "assert set(oais_preserve.__all__) <= set(dir(oais_preserve))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_functions_named_like_their_modules_stay_functions() -> None:
+    code = (
+        "import oais_preserve.validate, oais_preserve.ingest, oais_preserve.handover, oais_preserve\n"
+        "from oais_preserve import validate, ingest, handover\n"
+        "assert all(callable(f) for f in (validate, ingest, handover))\n"
+        "assert oais_preserve.validate is validate\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
