@@ -9,6 +9,9 @@ warm page cache:
   writes nothing);
 * anchor + write: the same with ``tee OUT.tar`` and ``sync OUT.tar``: it writes and flushes the
   same amount as a handover does (a second reference, not the issue's anchor);
+* write floor: the same number of bytes written from memory and made durable the way a handover
+  does it (flushed behind the writer, then ``fsync``), with no reading and no hashing: the least
+  time any durable handover of these bytes can take on this disk;
 * ours, ``zip``: :func:`oais_preserve.handover.handover` as shipped: the structural audit of every
   AIP first, each payload digest checked against the AIP's manifest during the copy, AIPs
   carried as TT05 zips streamed into the tar, the tar written and fsynced;
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -81,6 +85,32 @@ def time_anchor(store: Path, out: Path | None = None) -> float:
     return seconds
 
 
+def time_write_floor(out: Path, size: int) -> float:
+    """Write ``size`` bytes from memory and make them durable, flushed behind the writer as a
+    handover does: no reading, no hashing. No durable handover of ``size`` bytes can be faster."""
+    from oais_preserve.staging import SyncBehind, file_flusher
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "floor.bin"
+    block = memoryview(bytearray(4 << 20))
+    started = time.perf_counter()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        sync = SyncBehind(file_flusher(fd))
+        left = size
+        while left:
+            written = os.write(fd, block[: min(left, len(block))])
+            sync.wrote(written)
+            left -= written
+        sync.finish()
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out)
+    return seconds
+
+
 def time_ours(store: Path, out: Path, package_format: str, audit: str, workers: int) -> float:
     from oais_preserve.handover import Party, find_aips, full_audit, handover, structural_audit
 
@@ -129,13 +159,17 @@ def main() -> None:
     if args.variant:
         keys = {"zip": "zip", "bag": "bag", "zip-full": "zip, full audit first"}
         variants = {keys[name]: variants[keys[name]] for name in args.variant}
-    times: dict[str, list[float]] = {"anchor": [], "anchor + write": []} | {name: [] for name in variants}
+    times: dict[str, list[float]] = {"anchor": [], "anchor + write": [], "write floor": []} | {
+        name: [] for name in variants
+    }
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     ratios_write: dict[str, list[float]] = {name: [] for name in variants}
     for round_number in range(args.rounds):
         for name, (package_format, audit) in variants.items():
             anchor = time_anchor(store)
             anchor_write = time_anchor(store, args.out / "anchor")
+            floor = time_write_floor(args.out / "floor", size)
+            times["write floor"].append(floor)
             times["anchor"].append(anchor)
             times["anchor + write"].append(anchor_write)
             ours = time_ours(store, args.out / "handover", package_format, audit, args.workers)
@@ -144,7 +178,7 @@ def main() -> None:
             ratios_write[name].append(anchor_write / ours)
             print(
                 f"  round {round_number + 1} {name}: anchor {anchor:.2f} s, "
-                f"anchor + write {anchor_write:.2f} s, ours {ours:.2f} s",
+                f"anchor + write {anchor_write:.2f} s, write floor {floor:.2f} s, ours {ours:.2f} s",
                 file=sys.stderr,
             )
     result = {
