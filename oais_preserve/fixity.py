@@ -60,7 +60,7 @@ def check_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ordered))
 
 
-def _open_source(path: Path) -> int:
+def _open_source(path: str | Path) -> int:
     # O_NOFOLLOW: a symlink planted in a source tree must not redirect us elsewhere.
     try:
         # O_NONBLOCK: a FIFO must not block the open before we can see it is not a regular file.
@@ -75,11 +75,26 @@ def _open_source(path: Path) -> int:
     return fd
 
 
+# What one read yields besides the job itself: size, digests, identification, mtime.
+_Outcome = tuple[int, dict[str, str], Identification | None, float]
+
+
 def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileRecord:
     """Read ``job.source`` once: hash it, copy it to ``job.target`` if set, identify it."""
+    target = None if job.target is None else str(job.target)
+    return _record(job, _read(str(job.source), target, job.identify, algorithms))
+
+
+def _record(job: FileJob, outcome: _Outcome) -> FileRecord:
+    size, digests, identification, mtime = outcome
+    return FileRecord(job.source, job.target, size, digests, identification, mtime)
+
+
+def _read(source: str, target: str | None, identify: bool, algorithms: Sequence[str]) -> _Outcome:
+    """The single read itself, on plain strings: workers receive and return only these."""
     hashers = {name: hashlib.new(name) for name in algorithms}
-    identifier = default_identifier() if job.identify else None
-    fd = _open_source(job.source)
+    identifier = default_identifier() if identify else None
+    fd = _open_source(source)
     with os.fdopen(fd, "rb", buffering=0) as src:
         info = os.fstat(src.fileno())
         keep_all = False
@@ -87,7 +102,7 @@ def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileReco
         head = b""
         tail = b""
         size = 0
-        out = _open_target(job.target)
+        out = _open_target(target)
         try:
             while chunk := src.read(CHUNK_SIZE):
                 for hasher in hashers.values():
@@ -110,18 +125,12 @@ def read_file(job: FileJob, algorithms: Sequence[str] = ("sha256",)) -> FileReco
     identification = None
     if identifier is not None:
         container = b"".join(kept) if keep_all else None
-        identification = identifier.identify(head, tail, name=job.source.name, size=size, container=container)
-    return FileRecord(
-        source=job.source,
-        target=job.target,
-        size=size,
-        digests={name: h.hexdigest() for name, h in hashers.items()},
-        identification=identification,
-        mtime=info.st_mtime,
-    )
+        name = os.path.basename(source)
+        identification = identifier.identify(head, tail, name=name, size=size, container=container)
+    return size, {name: h.hexdigest() for name, h in hashers.items()}, identification, info.st_mtime
 
 
-def _open_target(target: Path | None) -> BinaryIO | None:
+def _open_target(target: str | None) -> BinaryIO | None:
     if target is None:
         return None
     # "xb": never overwrite something already there. The folder is made only when missing:
@@ -129,12 +138,14 @@ def _open_target(target: Path | None) -> BinaryIO | None:
     try:
         return open(target, "xb")
     except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         return open(target, "xb")
 
 
-def _read_batch(jobs: Sequence[FileJob], algorithms: Sequence[str]) -> list[FileRecord]:
-    return [read_file(job, algorithms) for job in jobs]
+def _read_batch(jobs: Sequence[tuple[str, str | None, bool]], algorithms: Sequence[str]) -> list[_Outcome]:
+    # Jobs travel as tuples of strings and results as tuples: pickling dataclasses of Path
+    # objects both ways cost more than hashing a small file.
+    return [_read(source, target, identify, algorithms) for source, target, identify in jobs]
 
 
 def _batches(jobs: Iterable[FileJob], max_files: int, max_bytes: int) -> Iterator[list[FileJob]]:
@@ -172,21 +183,30 @@ def iter_read_files(
         for job in jobs:
             yield read_file(job, algorithms)
         return
-    pending: deque[Future[list[FileRecord]]] = deque()
+    pending: deque[tuple[list[FileJob], Future[list[_Outcome]]]] = deque()
+
+    def records(batch: list[FileJob], future: Future[list[_Outcome]]) -> Iterator[FileRecord]:
+        return map(_record, batch, future.result())
+
     try:
-        for batch in _batches(jobs, max_files=64, max_bytes=64 * CHUNK_SIZE):
-            pending.append(executor.submit(_read_batch, batch, algorithms))
+        for batch in _batches(jobs, max_files=256, max_bytes=64 * CHUNK_SIZE):
+            wire = [
+                (str(job.source), None if job.target is None else str(job.target), job.identify)
+                for job in batch
+            ]
+            pending.append((batch, executor.submit(_read_batch, wire, algorithms)))
             if len(pending) >= max_pending:
-                yield from pending.popleft().result()
+                yield from records(*pending.popleft())
         while pending:
-            yield from pending.popleft().result()
+            yield from records(*pending.popleft())
     finally:
         # On failure (or when the caller stops early) no worker may go on writing copies into
         # a staging folder that is about to be removed: cancel what has not started, wait for
         # what has.
-        for future in pending:
+        futures = [future for _batch, future in pending]
+        for future in futures:
             future.cancel()
-        wait(pending)
+        wait(futures)
 
 
 def read_files(
