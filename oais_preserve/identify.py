@@ -703,7 +703,13 @@ def _format_record(element: ET.Element) -> _Format:
 def _regex(source: bytes) -> re.Pattern[bytes]:
     """A signature regex, compiled on first use: the index and gates mean most signatures never
     run in a given process, and compiling all ~2,300 costs ~0.4 s per process."""
-    return re.compile(source)
+    try:
+        return re.compile(source)
+    except re.error as exc:  # built tables compile every source: only a tampered cache gets here
+        raise IdentificationError(
+            f"identification tables hold a broken regex ({exc}); delete the cache folder "
+            f"{default_cache_dir()} and run again"
+        ) from exc
 
 
 def _compile_pattern(pattern: ET.Element) -> _Pattern:
@@ -717,7 +723,7 @@ def _compile_pattern(pattern: ET.Element) -> _Pattern:
         return (_SKIP, None, 0, ())  # an unknown position: fido never tests the regex
     source = regex.encode("utf8")
     try:
-        _regex(source)  # only when the tables are built, not when they come from the cache
+        re.compile(source)  # only when the tables are built, not when they come from the cache
     except re.error:
         log.warning("signature regex does not compile, fido skips its format: %r", source[:80])
         return (_BROKEN, None, 0, ())
@@ -846,7 +852,7 @@ def _compile_sequence(sequence: str) -> bytes | None:
     """The regex source of a container sequence, None if fido's conversion gives no usable one."""
     try:
         source = container_sequence_regex(sequence)
-        _regex(source)
+        re.compile(source)
         return source
     except (ValueError, re.error) as exc:
         log.warning("container sequence %r gives no usable regex (%s)", sequence[:60], exc)
@@ -978,7 +984,9 @@ def default_cache_dir() -> Path:
         return Path(configured)
     if os.name == "nt" and (local := os.environ.get("LOCALAPPDATA")):
         return Path(local) / "oais_preserve" / "cache"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: a relative value is ignored
+        base = str(Path.home() / ".cache")
     return Path(base) / "oais_preserve"
 
 
@@ -1060,6 +1068,11 @@ def _remove_unused_caches(current: Path) -> None:
         with contextlib.suppress(OSError):
             if other != current and other.stat().st_mtime < cutoff:
                 other.unlink()
+    # temporary files of writers killed before their rename
+    for leftover in current.parent.glob(f".{_CACHE_PREFIX}*.json.*"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < time.time() - 86400:
+                leftover.unlink()
 
 
 def _load_tables(files: Sequence[Path], cache_dir: Path | None) -> _Tables:
@@ -1104,6 +1117,12 @@ def _str_of(value: object) -> str:
     return value
 
 
+def _bool_of(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected true or false")
+    return value
+
+
 def _optional_text(value: object) -> str | None:
     return None if value is None else _str_of(value)
 
@@ -1142,7 +1161,7 @@ def _format_from_plain(
         mime=_optional_text(mime),
         extensions=tuple(map(_str_of, extensions)),
         container=_optional_text(container),
-        decides_container=decides is True,
+        decides_container=_bool_of(decides),
         priority_over=frozenset(map(_str_of, over)),
     )
 
@@ -1213,6 +1232,11 @@ _SCAN_MIN_WINDOW = 4096
 
 def _gate_stop(gate: _Gate) -> int:
     return gate.stop if gate.stop is not None else BOF_SIZE
+
+
+def _self_overlapping(literal: bytes) -> bool:
+    """True when two occurrences of ``literal`` can share bytes (a proper prefix is also a suffix)."""
+    return any(literal.endswith(literal[:k]) for k in range(1, len(literal)))
 
 
 def _can_overlap(a: bytes, b: bytes) -> bool:
@@ -1385,7 +1409,9 @@ class FormatIdentifier:
         for gate, sids in t.gates:
             if gate.in_eof:
                 continue
-            if _gate_stop(gate) - gate.start <= _SCAN_MIN_WINDOW:
+            # A literal that can overlap itself (b"\xff" * 8) can match at nearly every byte of
+            # padding or erased media, and the scan lists every match: one find costs less.
+            if _gate_stop(gate) - gate.start <= _SCAN_MIN_WINDOW or _self_overlapping(gate.literal):
                 narrow.append((gate, sids))
             else:
                 wide.append((gate.literal, gate.start, _gate_stop(gate), sids))

@@ -13,6 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 EARK_VALIDATE = SHARED / "tools" / "eark_validate.py"
 
+# The identifier's table cache goes under build/, not into the user's own cache folder; worker
+# processes inherit the setting.
+os.environ.setdefault("OAIS_PRESERVE_CACHE_DIR", str(REPO / "build" / "test-cache"))
+
 
 def shared_or_skip(*parts: str) -> Path:
     """A path under ../shared, or skip the test naming what is missing (a user's clone)."""

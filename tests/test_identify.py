@@ -764,3 +764,27 @@ def test_functions_named_like_their_modules_stay_functions() -> None:
         "assert oais_preserve.validate is validate\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_cache_folder_ignores_a_relative_xdg_cache_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oais_preserve.identify import default_cache_dir
+
+    monkeypatch.delenv("OAIS_PRESERVE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # would land in the current folder
+    assert default_cache_dir() == Path.home() / ".cache" / "oais_preserve"
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/tmp/somewhere")
+    assert default_cache_dir() == Path("/var/tmp/somewhere/oais_preserve")
+
+
+def test_a_regex_that_does_not_compile_at_matching_time_is_a_typed_error() -> None:
+    from oais_preserve import identify
+
+    with pytest.raises(IdentificationError, match="broken regex"):
+        identify._regex(b"(?s)\\ABROKEN(")
+
+
+def test_self_overlapping_literals() -> None:
+    from oais_preserve.identify import _self_overlapping
+
+    assert _self_overlapping(b"\xff" * 8) and _self_overlapping(b"abcab")
+    assert not _self_overlapping(b"%PDF-") and not _self_overlapping(b"a")
