@@ -171,7 +171,7 @@ def iter_read_files(
     algorithms: Sequence[str] = ("sha256",),
     *,
     executor: Executor | None = None,
-    max_pending: int = 32,
+    max_pending: int = 8,
 ) -> Iterator[FileRecord]:
     """Read every job once, through ``executor`` when given; yield records in job order.
 
