@@ -284,8 +284,7 @@ class _Source:
     """Copies the files of one AIP into the tar, checking each against its manifest digest.
 
     This is the audit's fixity half, done during the copy so that every file is read once. The
-    digests come from the tar's lanes, so they are compared by :meth:`verify`, at the end of the
-    package.
+    digests come from the tar's lanes, so they are compared later, by :meth:`verify`.
     """
 
     def __init__(self, tar: TarPipeline, package: Path, expected: Mapping[str, str] | None) -> None:
