@@ -17,8 +17,7 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import tee, zip_longest
@@ -38,6 +37,7 @@ from .ead import (
     render_checked,
 )
 from .errors import InvalidPackageError, PackageConflictError, Problem, UnsafePathError, UserInputError
+from .executors import executor_or_open
 from .fixity import METS_CHECKSUM_TYPE, FileJob, FileRecord, check_algorithms, iter_read_files, read_file
 from .identify import identifier_versions
 from .inventory import Entry, Inventory
@@ -298,20 +298,6 @@ class _SourceTree:
 # --- the build ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _executor(workers: int | None, executor: Executor | None) -> Iterator[Executor | None]:
-    """The caller's executor, or a process pool of ``workers`` (None/0 = one per core, 1 = inline)."""
-    if executor is not None:
-        yield executor
-        return
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    if count <= 1:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        yield pool
-
-
 def _build(
     hoso: HoSo,
     profile: Profile,
@@ -347,7 +333,7 @@ def _build(
     with (
         staged_output(final) as stage,
         Inventory(inventory_path) as inventory,
-        _executor(workers, executor) as pool,
+        executor_or_open(executor, workers) as pool,
     ):
         if final.exists():  # another run published it while we waited for the lock
             return _already_built(final, objid, profile, started, hoso)
