@@ -45,6 +45,7 @@ __all__ = [
     "check_bag_against",
     "decode_path",
     "encode_path",
+    "hash_file",
     "human_size",
     "path_hazard",
     "read_bag_info",
@@ -172,7 +173,7 @@ def _open_regular(path: str | Path) -> io.FileIO:
     return io.FileIO(fd, "rb")
 
 
-def _hash_file(path: str | Path, algorithms: Iterable[str]) -> tuple[int, dict[str, str]]:
+def hash_file(path: str | Path, algorithms: Iterable[str]) -> tuple[int, dict[str, str]]:
     """Size and digests of one file from a single read in 1 MiB chunks."""
     hashers = {a: hashlib.new(ALGORITHMS[a], usedforsecurity=False) for a in algorithms}
     buffer = bytearray(CHUNK_SIZE)
@@ -800,7 +801,7 @@ def _check_tag_manifests(bag: _Bag, findings: _Findings) -> None:
 
 def _verify_tag_file(bag: _Bag, key: str, expected: Mapping[str, str], findings: _Findings) -> None:
     try:
-        _, actual = _hash_file(bag.path / bag.inventory.tags[key].rel, expected)
+        _, actual = hash_file(bag.path / bag.inventory.tags[key].rel, expected)
     except _Refused as exc:
         findings.error(key, exc.rule, exc.message)
         return
@@ -836,7 +837,7 @@ class _Hashed(NamedTuple):
 
 def _hash_job(root: str, job: _Job) -> _Hashed:
     try:
-        size, digests = _hash_file(os.path.join(root, job.rel), job.algorithms)
+        size, digests = hash_file(os.path.join(root, job.rel), job.algorithms)
     except _Refused as exc:
         return _Hashed(job.key, 0, None, exc.message)
     except OSError as exc:
@@ -1237,7 +1238,7 @@ def _tag_manifest_lines(bag_dir: Path, names: Sequence[str]) -> dict[str, list[s
         hazard = path_hazard(disk.rel)
         if hazard is not None or key != disk.rel:
             raise UnsafePathError(f"tag file name {disk.rel!r}: {hazard or 'not NFC'}")
-        _, digests = _hash_file(bag_dir / disk.rel, names)
+        _, digests = hash_file(bag_dir / disk.rel, names)
         for name in names:
             lines[name].append(f"{digests[name]}  {encode_path(key)}\n")
     return lines

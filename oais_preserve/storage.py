@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .archives import ArchiveScan, archive_form, scan_archive
-from .bag import _hash_file, read_bag_info, validate_bag
+from .bag import hash_file, read_bag_info, validate_bag
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
 from .fixity import FileJob, iter_read_files
 from .ledger import CopyRow, Ledger, PackageRow
@@ -272,7 +272,7 @@ def _inspect_folder(path: Path, executor: Executor | None) -> PackageInfo:
     for entry in os.scandir(path):
         if entry.is_file(follow_symlinks=False):
             name = unicodedata.normalize("NFC", entry.name)
-            size, digests = _hash_file(entry.path, ["sha256"])
+            size, digests = hash_file(entry.path, ["sha256"])
             files[name] = (size, digests["sha256"])
     for dirpath, dirnames, filenames in os.walk(path):
         rel_dir = os.path.relpath(dirpath, path)
@@ -281,7 +281,7 @@ def _inspect_folder(path: Path, executor: Executor | None) -> PackageInfo:
             continue
         for filename in filenames:  # tag files in tag folders (rare but legal)
             rel = unicodedata.normalize("NFC", os.path.join(rel_dir, filename).replace(os.sep, "/"))
-            size, digests = _hash_file(os.path.join(dirpath, filename), ["sha256"])
+            size, digests = hash_file(os.path.join(dirpath, filename), ["sha256"])
             files[rel] = (size, digests["sha256"])
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
     info = {label: values[0] for label, values in read_bag_info(path).items() if values}
