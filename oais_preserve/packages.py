@@ -8,7 +8,9 @@ package against the digests it computed, and only then renames it into place.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
+import math
 import mimetypes
 import os
 import re
@@ -591,7 +593,7 @@ class _BuildContext:
         """The representation's content files, streamed from the inventory (hrefs relative to rep1)."""
         prefix = REP_DIR + "/"
         for entry in self.inventory.entries("data"):
-            created = timestamp(datetime.fromtimestamp(entry.mtime)) if entry.mtime else self.created
+            created = _modified_stamp(math.floor(entry.mtime)) if entry.mtime else self.created
             yield MetsFile(
                 entry.file_id or new_id("ID-"),
                 entry.rel.removeprefix(prefix),
@@ -882,6 +884,13 @@ class _BuildContext:
                 if listed.get(tag) != actual:
                     problems.append(Problem(tag, f"missing from or wrong in {name}", rule="tag-changed"))
         return problems
+
+
+@functools.lru_cache(maxsize=4096)
+def _modified_stamp(seconds: int) -> str:
+    """A file's modification time as a TT05 timestamp (whole seconds). Cached: files copied
+    together share their seconds, and the METS lists every file twice."""
+    return timestamp(datetime.fromtimestamp(seconds))
 
 
 def _mimetype(entry: Entry) -> str:
