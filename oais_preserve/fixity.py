@@ -125,8 +125,8 @@ def _read(source: str, target: str | None, identify: bool, algorithms: Sequence[
     identification = None
     if identifier is not None:
         container = b"".join(kept) if keep_all else None
-        name = os.path.basename(source)
-        identification = identifier.identify(head, tail, name=name, size=size, container=container)
+        file_name = os.path.basename(source)
+        identification = identifier.identify(head, tail, name=file_name, size=size, container=container)
     return size, {name: h.hexdigest() for name, h in hashers.items()}, identification, info.st_mtime
 
 

@@ -63,7 +63,7 @@ class TarPipeline:
         self._fd = os.dup(fd)  # ours to close once no lane can use it any more
         self._mtime = int(mtime)
         self._sha = hashlib.sha256()
-        self._sync = SyncBehind(file_flusher(fd))
+        self._sync = SyncBehind(file_flusher(self._fd))
         self._lanes = {
             name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tar-{name}")
             for name in ("tar", "write", "member", "extra")
