@@ -31,6 +31,10 @@ from .staging import SyncBehind, file_flusher
 
 BUFFER_SIZE = 4 << 20
 BUFFERS = 4  # in flight at once: BUFFERS × BUFFER_SIZE of memory
+# Flushed to disk every FLUSH_STEP bytes. Small steps keep the disk busy in an even stream: with
+# 256 MB steps the reads and digests stalled behind each large flush (2.1 GB handover: 5.0-5.5 s
+# against 4.1-4.4 s with 32 MB), while a bare write of the same bytes takes the same time either way.
+FLUSH_STEP = 32 << 20
 
 _MEMBER_LANE, _EXTRA_LANE = 0, 1
 
@@ -63,7 +67,7 @@ class TarPipeline:
         self._fd = os.dup(fd)  # ours to close once no lane can use it any more
         self._mtime = int(mtime)
         self._sha = hashlib.sha256()
-        self._sync = SyncBehind(file_flusher(self._fd))
+        self._sync = SyncBehind(file_flusher(self._fd), step=FLUSH_STEP)
         self._lanes = {
             name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tar-{name}")
             for name in ("tar", "write", "member", "extra")
