@@ -136,7 +136,9 @@ class AccessPolicy:
 
     def decide(self, hoso_mode: str, doc_mode: str | None, keys: Sequence[str]) -> AccessDecision:
         mode = max((hoso_mode, doc_mode or hoso_mode), key=lambda m: _MODE_RANK.get(m, 2))
-        override = next((self.overrides[k] for k in keys if k in self.overrides), None)
+        # A document has several names (ordinal, code); an exclude under any of them wins.
+        named = {self.overrides[k] for k in keys if k in self.overrides}
+        override = "exclude" if "exclude" in named else ("include" if named else None)
         label = CODE_LISTS["mode"].get(mode, "không rõ")
         if override == "exclude":
             return AccessDecision(False, mode, "loại trừ theo yêu cầu (excluded by an override)")

@@ -183,6 +183,8 @@ def test_access_copies_are_srgb_jpegs_within_the_long_edge(aips: dict[str, Any],
         ("02", "01", AccessPolicy(allow_conditional=True), True),
         ("01", "01", AccessPolicy(overrides={"7": "exclude"}), False),
         ("01", "03", AccessPolicy(include_restricted=True, overrides={"X.0000007": "exclude"}), False),
+        # named twice, included by ordinal and excluded by code: the exclusion wins
+        ("01", "02", AccessPolicy(overrides={"7": "include", "X.0000007": "exclude"}), False),
         ("01", None, AccessPolicy(), True),  # no mode of its own: the hồ sơ's
     ],
 )
