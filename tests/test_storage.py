@@ -491,6 +491,21 @@ def test_cli_exit_codes_json_and_forms(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown storage location" in result.output
 
 
+def test_cli_progress_line_only_on_a_terminal_unless_asked(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    toml = str(tmp_path / "storage.toml")
+    runner = CliRunner()  # its stderr is not a terminal, as under cron
+    stored = runner.invoke(
+        main, ["store", "--config", toml, "--workers", "1", str(make_bag(tmp_path / "in", 2))]
+    )
+    assert stored.exit_code == 0, stored.output
+    assert "MB/s" not in stored.stderr
+    quiet = runner.invoke(main, ["audit", "--config", toml, "--full", "--workers", "1"])
+    assert quiet.exit_code == 0 and "MB/s" not in quiet.stderr
+    forced = runner.invoke(main, ["audit", "--config", toml, "--full", "--workers", "1", "--progress"])
+    assert forced.exit_code == 0 and "MB/s" in forced.stderr
+
+
 def test_audits_during_stores_keep_the_ledger_sound(tmp_path: Path) -> None:
     """An audit running while packages are stored: both finish, the ledger stays consistent."""
     import threading

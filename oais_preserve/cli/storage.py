@@ -7,6 +7,7 @@ Exit codes: 0 all good; 1 problems found (damaged files, unsafe packages, unrepa
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,13 @@ class ByteProgress:
         )
 
 
+def _show_progress(asked: bool | None, as_json: bool) -> bool:
+    """``--progress`` forces the line, ``--no-progress`` or ``--json`` stops it; else a terminal shows it."""
+    if as_json:
+        return False
+    return sys.stderr.isatty() if asked is None else asked
+
+
 def _config(path: Path) -> StorageConfig:
     return load_storage_config(path)
 
@@ -107,7 +115,11 @@ def init_location_command(config_path: Path, names: tuple[str, ...], as_json: bo
 @workers_option
 @scheduler_option
 @json_option
-@click.option("--progress/--no-progress", default=True, help="Progress on stderr.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress line on stderr (default: only when stderr is a terminal, so logs stay clean).",
+)
 def store_command(
     config_path: Path,
     bags: tuple[Path, ...],
@@ -116,17 +128,16 @@ def store_command(
     workers: int | None,
     scheduler: str | None,
     as_json: bool,
-    progress: bool,
+    progress: bool | None,
 ) -> None:
     """Put AIP bags (folders, .tar or .zip) into storage, verified by digest, and replicate them."""
     with handle_errors(as_json):
         config = _config(config_path)
         rows: list[dict[str, Any]] = []
+        show = _show_progress(progress, as_json)
         with open_executor(workers, scheduler) as executor:
             for bag in bags:
-                result = store(
-                    config, bag, location, executor=executor, progress=ByteProgress(progress and not as_json)
-                )
+                result = store(config, bag, location, executor=executor, progress=ByteProgress(show))
                 results = [result]
                 if also_replicate:
                     results += replicate(config, package=result.objid, executor=executor)
@@ -242,7 +253,11 @@ def replicate_command(
     help="Also write the biên bản kiểm tra (.xlsx, TT05 Annex VII).",
 )
 @json_option
-@click.option("--progress/--no-progress", default=True, help="Progress on stderr.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress line on stderr (default: only when stderr is a terminal, so logs stay clean).",
+)
 def audit_command(
     config_path: Path,
     locations: tuple[str, ...],
@@ -255,7 +270,7 @@ def audit_command(
     report: Path | None,
     minutes: Path | None,
     as_json: bool,
-    progress: bool,
+    progress: bool | None,
 ) -> None:
     """Fixity audit of the stored copies: least recently checked first, bounded and resumable."""
     with handle_errors(as_json):
@@ -269,7 +284,7 @@ def audit_command(
                 max_duration=max_duration,
                 max_bytes=max_bytes,
                 executor=executor,
-                progress=ByteProgress(progress and not as_json),
+                progress=ByteProgress(_show_progress(progress, as_json)),
             )
         data = result.to_dict()
         if report is not None:
