@@ -276,9 +276,9 @@ def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
         raise DescriptionError(problems)
     total, unit = data.get("paperTotal"), data.get("paperTotalUnit")
     labels = schema["properties"]["paperTotalUnit"].get("x-labels", {})
-    return str(data["fondsCode"]), FondsRecord(
-        float(total) if total is not None else None, labels.get(unit, unit).lower() if unit else None
-    )
+    if total is not None:  # 1200 stays 1200 in every form; 12.5 (mét giá) keeps its fraction
+        total = int(total) if float(total).is_integer() else float(total)
+    return str(data["fondsCode"]), FondsRecord(total, labels.get(unit, unit).lower() if unit else None)
 
 
 @dataclass

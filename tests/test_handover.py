@@ -573,3 +573,20 @@ def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Pat
     path.write_text(json.dumps(record | {"paperTotal": "nhiều"}), encoding="utf-8")
     bad = CliRunner().invoke(main, [*args, "--fonds-record", str(path)])
     assert bad.exit_code == 2 and "paperTotal" in bad.output
+
+
+def test_fonds_record_whole_paper_total_is_written_as_a_whole_number(tmp_path: Path) -> None:
+    from oais_preserve.statistics import FondsStatistics, load_fonds_record, statistics_csv
+
+    record = {
+        "archiveCode": "H55.22",
+        "fondsCode": "P08",
+        "fondsName": "Phông Ty Thủy lợi",
+        "organization": "Trung tâm",
+    }
+    path = tmp_path / "P08.json"
+    path.write_text(json.dumps(record | {"paperTotal": 1200.0, "paperTotalUnit": "sheet"}), encoding="utf-8")
+    _code, counters = load_fonds_record(path)
+    assert counters.paper_total == 1200 and isinstance(counters.paper_total, int)
+    row = FondsStatistics("P08", "Phông Ty Thủy lợi", "H55.22", "Trung tâm", paper_total=counters.paper_total)
+    assert ",1200," in statistics_csv([row]) and ",1200.0," not in statistics_csv([row])
