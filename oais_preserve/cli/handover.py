@@ -130,6 +130,7 @@ def handover_command(
                 fonds_records=records,
                 handover_date=when.date() if when else None,
                 allow_below_minimum=allow_below_minimum,
+                workers=workers,  # with executor None (-w 1): run in this process, no pool
                 executor=executor,
                 progress=progress,
             )
