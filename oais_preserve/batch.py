@@ -33,6 +33,7 @@ from typing import Any, Literal
 from .catalogue import CatalogueHoSo, CatalogueImport, import_catalogue
 from .description import file_name_safe
 from .errors import OaisPreserveError, UserInputError
+from .executors import prepare_worker, stop_workers
 from .premis import Event, Identifier
 from .profile import new_id, timestamp
 from .qa import QaJob, QaResult, check_job
@@ -304,7 +305,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     Workers come from a fork server, not a fork of this process: the catalogue import has used
     libvips here (page counts), and a child forked from its threads can hang in libvips.
     """
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=prepare_worker
+    )
 
 
 def _run_in_own_pools(jobs: Sequence[HosoJob], workers: int, record: _Record) -> None:
@@ -358,6 +361,10 @@ def _pool_round(
                 except Exception as exc:  # e.g. the job or its result could not be pickled
                     item = _failed(job, f"worker: {type(exc).__name__}: {exc}")
                 record(item)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            stop_workers(pool)  # Ctrl-C: the workers ignore it (prepare_worker), so stop them now
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return lost, list(pending)

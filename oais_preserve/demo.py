@@ -23,7 +23,7 @@ import multiprocessing
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,7 @@ from . import (
 from .batch import qa_jobs
 from .catalogue import CatalogueHoSo
 from .errors import UserInputError
+from .executors import process_pool
 from .handover import HandoverReceipt, HandoverResult
 from .profile import now
 from .qa import QaResult, check_files, count_pages
@@ -506,9 +507,7 @@ def _executor(workers: int) -> Iterator[Executor | None]:
     if workers <= 1:
         yield None
         return
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
-    ) as pool:
+    with process_pool(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         yield pool
 
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -41,6 +41,7 @@ from .derivatives import (
 )
 from .ead import read_simpledc
 from .errors import InvalidPackageError, Problem, UnsafePathError, UserInputError
+from .executors import process_pool
 from .fixity import FileJob, read_file
 from .mets import (
     DocumentLink,
@@ -396,7 +397,7 @@ def _executor(workers: int | None, executor: Executor | None) -> Iterator[Execut
         return
     # "spawn", not fork: a forked child of a process whose libvips threads are running can hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=configure_worker) as pool:
+    with process_pool(count, mp_context=context, initializer=configure_worker) as pool:
         yield pool
 
 

@@ -5,19 +5,28 @@ Every parallel step of the library (fixity audits, replication, batch builds) ta
 (1 = no subprocesses, None = one per core) or a Dask scheduler address
 (``tcp://host:8786``). Dask is an optional extra (``pip install oais_preserve[dask]``) and is
 imported only when a scheduler is named.
+
+The process pools made here (:func:`process_pool`) are safe to interrupt: their workers ignore
+Ctrl-C (the parent stops them, so no worker prints a ``KeyboardInterrupt`` traceback) and exit
+as soon as the parent process is gone, even after a ``kill -9``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.connection import wait
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from .errors import UserInputError
 
-__all__ = ["executor_or_open", "open_executor"]
+__all__ = ["executor_or_open", "open_executor", "prepare_worker", "process_pool", "stop_workers"]
 
 
 @contextmanager
@@ -27,9 +36,12 @@ def open_executor(
     """Yield an executor for ``workers`` local processes or the Dask cluster at ``scheduler``.
 
     ``None`` is yielded for one worker: the work then runs in this process, which is the
-    fastest choice for one core and the easiest to debug. The pool or the Dask client is closed
-    on the way out. A Dask executor runs the same top-level functions as the process pool, so
-    results are identical; the workers must see the same paths (a shared NAS mounted alike).
+    fastest choice for one core and the easiest to debug. A function that takes both
+    ``executor`` and ``workers`` reads ``executor=None`` as "open a pool of ``workers``", so
+    pass it the ``workers`` too (see :func:`executor_or_open`). The pool (a :func:`process_pool`)
+    or the Dask client is closed on the way out. A Dask executor runs the same top-level
+    functions as the process pool, so results are identical; the workers must see the same
+    paths (a shared NAS mounted alike).
     """
     if scheduler:
         with _dask_executor(scheduler, connect_timeout) as executor:
@@ -41,8 +53,64 @@ def open_executor(
     if count == 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    with process_pool(count) as pool:
         yield pool
+
+
+@contextmanager
+def process_pool(
+    workers: int,
+    *,
+    mp_context: BaseContext | None = None,
+    initializer: Callable[[], object] | None = None,
+) -> Iterator[ProcessPoolExecutor]:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that an interrupt or a crash cannot orphan.
+
+    Each worker runs :func:`prepare_worker` (then ``initializer``, a top-level function). An
+    exception in the ``with`` body cancels the work not yet started; a ``KeyboardInterrupt`` (or
+    any other ``BaseException``) also stops the running workers at once, since they ignore Ctrl-C.
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp_context, initializer=prepare_worker, initargs=(initializer,)
+    )
+    try:
+        yield pool
+    except Exception:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def prepare_worker(initializer: Callable[[], object] | None = None) -> None:
+    """Set up a pool worker: ignore Ctrl-C, exit with the parent, then run ``initializer``.
+
+    Ctrl-C reaches every process of the terminal's group; the parent handles it and stops the
+    pool. A worker blocks reading its task queue, whose write end it holds itself, so it never
+    sees an end of file when the parent dies: a thread waits on the parent's sentinel instead.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+    if initializer is not None:
+        initializer()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    wait([sentinel])  # ready when the parent process has exited, however it ended
+    os._exit(1)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the workers now (``terminate_workers`` from Python 3.14 on), then shut down."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

@@ -21,6 +21,8 @@ import hashlib
 import html
 import io
 import json
+import logging
+import os
 import re
 import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import UserInputError
+from .errors import Problem, UserInputError
 from .ledger import Ledger
 from .profile import now
 from .statistics import UNKNOWN, PackageFacts, read_package_facts
@@ -44,6 +46,7 @@ __all__ = [
     "FondsYear",
     "YearReport",
     "find_handovers",
+    "ledger_audit_runs",
     "ledger_collector",
     "ledger_figures",
     "read_handover_record",
@@ -57,6 +60,8 @@ __all__ = [
 ]
 
 Collector = Callable[[int], Mapping[str, Mapping[str, int]]]
+
+log = logging.getLogger(__name__)
 
 #: Columns filled by collectors (the catalogue's selection list; the storage ledger).
 COLLECTED: tuple[tuple[str, str], ...] = (
@@ -110,13 +115,23 @@ class YearReport:
     organization: str
     rows: list[FondsYear] = field(default_factory=list)
     handovers: list[dict[str, Any]] = field(default_factory=list)  # (name, fonds, date, hồ sơ) of the year
+    #: Totals that are not the sum of the rows: one audit run that checked several fonds counts once.
+    distinct_totals: dict[str, int] = field(default_factory=dict)
+    #: What could not be counted (an unreadable handover tar): the report was made without it.
+    problems: list[Problem] = field(default_factory=list)
 
     def totals(self) -> dict[str, int | None]:
-        """Column sums over the fonds; ``None`` where any fonds has no source for the column."""
+        """Column totals over the fonds; ``None`` where any fonds has no source for the column.
+
+        A total is the sum of the rows, except those in :attr:`distinct_totals`.
+        """
         result: dict[str, int | None] = {}
         for key, _header in (*COMPUTED, *COLLECTED):
             values = [getattr(row, key) for row in self.rows]
-            result[key] = None if any(v is None for v in values) or not values else sum(values)
+            if any(v is None for v in values) or not values:
+                result[key] = None
+            else:
+                result[key] = self.distinct_totals.get(key, sum(values))
         return result
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +144,7 @@ class YearReport:
             "fonds": [asdict(row) for row in self.rows],
             "totals": self.totals(),
             "handovers": self.handovers,
+            "problems": [asdict(problem) for problem in self.problems],
         }
 
 
@@ -164,14 +180,29 @@ def read_handover_record(tar_path: Path) -> dict[str, Any]:
 
 
 def find_handovers(folders: Iterable[Path]) -> list[Path]:
-    """Handover tars in the given folders (``*.tar``, not descending)."""
-    found = []
+    """Handover tars in the given folders and their subfolders, in name order within each folder.
+
+    Directly in a folder every ``*.tar`` is taken (the folder was named as holding handovers);
+    in its subfolders only handover tars: ``BGNV_*.tar``, or a tar with its ``.sha256`` beside it,
+    so that serialized AIPs kept alongside are not mistaken for handovers. Hidden files and
+    folders (a handover still being written) are skipped.
+    """
+    found: list[Path] = []
     for folder in folders:
-        if not Path(folder).is_dir():
+        top = Path(folder)
+        if not top.is_dir():
             raise UserInputError(f"{folder}: handover folder not found")
-        found.extend(
-            sorted(p for p in Path(folder).glob("*.tar") if p.is_file() and not p.name.startswith("."))
-        )
+        for dirpath, dirnames, filenames in os.walk(top):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            found.extend(
+                here / name
+                for name in sorted(filenames)
+                if name.endswith(".tar")
+                and not name.startswith(".")
+                and (here == top or name.startswith("BGNV_") or (here / f"{name}.sha256").is_file())
+                and (here / name).is_file()
+            )
     return found
 
 
@@ -217,6 +248,19 @@ def ledger_figures(ledger: Ledger, year: int) -> dict[str, dict[str, int]]:
         for code, count in ledger.db.execute(query, (key,)):
             figures.setdefault(str(code), dict.fromkeys(LEDGER_COLUMNS, 0))[column] = int(count)
     return figures
+
+
+def ledger_audit_runs(ledger: Ledger, year: int) -> int:
+    """Audit runs started in ``year`` that checked at least one file: the total of the audits column.
+
+    The per-fonds figure counts a run once for each fonds it checked, so the column's sum would
+    count a run over three fonds three times.
+    """
+    query = (
+        "SELECT COUNT(DISTINCT ch.run_id) FROM checks ch JOIN audit_runs r ON r.id = ch.run_id"
+        " WHERE substr(r.started, 1, 4)=?"
+    )
+    return int(ledger.db.execute(query, (f"{year:04d}",)).fetchone()[0])
 
 
 def ledger_collector(config: StorageConfig) -> Collector:
@@ -285,7 +329,10 @@ def yearly_report(
 
     With ``storage``, the ledger fills :data:`LEDGER_COLUMNS` (a real 0 for a fonds it holds
     nothing of), its recorded handovers are counted (once, even when the tar is also given), and
-    ``aips`` defaults to one copy of every package in the ledger.
+    ``aips`` defaults to one copy of every package in the ledger. No AIP at all (an empty or wrong
+    store folder, and no storage holding packages) is a :class:`UserInputError`; AIPs with
+    nothing in ``year`` make a report of zeros. A handover tar that cannot be read is left out
+    and listed in :attr:`YearReport.problems`; the other tars are still counted.
     """
     if not 1900 <= year <= 9999:
         raise UserInputError(f"{year}: not a plausible year")
@@ -300,6 +347,11 @@ def yearly_report(
         if fact.objid not in seen:  # the same AIP in two stores counts once
             seen.add(fact.objid)
             facts.append(fact)
+    if not facts and not _ledger_holds_packages(storage):
+        raise UserInputError(
+            "không tìm thấy AIP nào trong các kho đã cho / no AIP found in the stores given "
+            "(a folder of AIP bags, or --storage)"
+        )
     rows: dict[str, FondsYear] = {}
     hoso_seen: dict[str, set[str]] = {}
     for fact in sorted(facts, key=lambda f: (f.fonds_code, f.arc_file_code)):
@@ -322,20 +374,26 @@ def yearly_report(
     report = YearReport(year, now().replace(microsecond=0), organization)
     seen_handovers = _SeenHandovers()
     for tar in handovers:
-        _count_tar(Path(tar), year, rows, seen_handovers, report)
+        try:
+            _count_tar(Path(tar), year, rows, seen_handovers, report)
+        except (UserInputError, OSError, LookupError, TypeError, ValueError) as exc:
+            # one damaged tar must not cost the whole report: it is listed and the others counted
+            detail = str(exc).removeprefix(f"{tar}: ")
+            report.problems.append(
+                Problem(str(tar), f"không đọc được, bỏ qua / unreadable, left out: {detail}", rule="handover")
+            )
+            log.warning("%s: handover tar left out of the report: %s", tar, detail)
+    other_audits = 0  # audits given by collectors other than the ledger: theirs are summed
+    for collector in collectors:
+        figures = collector(year)
+        _add_figures(rows, figures)
+        other_audits += sum(f.get("audits", 0) for f in figures.values())
     if storage is not None:
         _ledger_handovers(storage, year, rows, seen_handovers, report)
-        collectors = [*collectors, ledger_collector(storage)]
-    for collector in collectors:
-        for code, figures in collector(year).items():
-            row = rows.setdefault(code, FondsYear(code, ""))
-            for key, value in figures.items():
-                if key not in dict(COLLECTED):
-                    raise UserInputError(f"collector gave an unknown column {key!r}")
-                current = getattr(row, key)
-                setattr(row, key, value if current is None else current + value)
-    if storage is not None:  # the ledger was asked: a fonds it holds nothing of has a real 0
-        for row in rows.values():
+        _add_figures(rows, ledger_collector(storage)(year))
+        with storage.open_ledger() as ledger:
+            report.distinct_totals["audits"] = ledger_audit_runs(ledger, year) + other_audits
+        for row in rows.values():  # the ledger was asked: a fonds it holds nothing of has a real 0
             for key in LEDGER_COLUMNS:
                 if getattr(row, key) is None:
                     setattr(row, key, 0)
@@ -343,6 +401,24 @@ def yearly_report(
         rows[code].handed_over = len(hoso)
     report.rows = [rows[code] for code in sorted(rows)]
     return report
+
+
+def _ledger_holds_packages(storage: StorageConfig | None) -> bool:
+    if storage is None:
+        return False
+    with storage.open_ledger() as ledger:
+        return ledger.db.execute("SELECT 1 FROM packages LIMIT 1").fetchone() is not None
+
+
+def _add_figures(rows: dict[str, FondsYear], figures: Mapping[str, Mapping[str, int]]) -> None:
+    """Add one collector's figures to the rows (a column two collectors fill is summed)."""
+    for code, columns in figures.items():
+        row = rows.setdefault(code, FondsYear(code, ""))
+        for key, value in columns.items():
+            if key not in dict(COLLECTED):
+                raise UserInputError(f"collector gave an unknown column {key!r}")
+            current = getattr(row, key)
+            setattr(row, key, value if current is None else current + value)
 
 
 @dataclass
@@ -513,6 +589,10 @@ def render_report_html(report: YearReport) -> str:
         f"<li>{esc(h['name'])}: phông {esc(h['fonds_code'])}, ngày {esc(h['date'])}, {h['hoso']} hồ sơ</li>"
         for h in report.handovers
     )
+    left_out = "".join(
+        f"<li>Không tính được / not counted: {esc(Path(p.where).name)}: {esc(p.message)}</li>"
+        for p in report.problems
+    )
     return f"""<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8">
 <title>Báo cáo năm {report.year}</title>
@@ -537,7 +617,7 @@ ul {{ margin: 2mm 0 0; font-size: 8pt; }}
 <tr class="total"><td></td><td>Tổng cộng</td>{total_cells}</tr>
 </tbody></table>
 <img alt="Biểu đồ hồ sơ số hóa, đóng gói và bàn giao theo phông" src="data:image/png;base64,{chart}">
-<ul>{handovers or "<li>Không có đợt bàn giao nào trong năm.</li>"}</ul>
+<ul>{handovers or "<li>Không có đợt bàn giao nào trong năm.</li>"}{left_out}</ul>
 </body></html>
 """
 

@@ -164,8 +164,75 @@ def test_collectors_fill_their_columns(fonds_store: Path) -> None:
     assert (p07.selected, p07.copies_held, p07.audits, p07.problems_repaired) == (40, 2, 4, 1)
     assert p08.selected == 0 and p08.copies_held is None  # a real 0, and still no data
     assert report.totals()["selected"] == 40 and report.totals()["audits"] is None
+    with pytest.raises(UserInputError, match="made_up"):
+        yearly_report(year, find_aips([fonds_store]), collectors=[lambda _y: {"P07": {"made_up": 1}}])
+
+
+def test_a_store_without_aips_is_refused_but_a_quiet_year_is_not(fonds_store: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    out = tmp_path / "out"
+    refused = CliRunner().invoke(main, ["report", "--year", "2026", "--store", str(empty), str(out)])
+    assert refused.exit_code == 2, refused.output
+    assert "no AIP found" in refused.output and len(refused.output.strip().splitlines()) == 1
+    assert "Traceback" not in refused.output and not out.exists()
     with pytest.raises(UserInputError):
-        yearly_report(year, [], collectors=[lambda _y: {"P07": {"made_up": 1}}])
+        yearly_report(2026, [])
+    year = _packaged_year(fonds_store) - 30  # AIPs, but none of them from that year: a report of zeros
+    quiet = CliRunner().invoke(main, ["report", "--year", str(year), "--store", str(fonds_store), str(out)])
+    assert quiet.exit_code == 0, quiet.output
+    rows = json.loads((out / f"bao-cao-{year}.json").read_text(encoding="utf-8"))["fonds"]
+    assert [(r["fonds_code"], r["packaged"], r["hoso_total"]) for r in rows] == [("P07", 0, 0), ("P08", 0, 0)]
+
+
+def test_a_damaged_handover_tar_is_reported_and_the_others_counted(
+    fonds_store: Path, handovers: Path, tmp_path: Path
+) -> None:
+    year = _packaged_year(fonds_store)
+    folder = tmp_path / "bàn giao"
+    folder.mkdir()
+    tar = handovers / f"BGNV_P08_{year}1201.tar"
+    shutil.copy(tar, folder / tar.name)
+    damaged = folder / f"BGNV_P07_{year}1202.tar"
+    damaged.write_bytes(tar.read_bytes()[:3000])  # cut short in the copy
+    out = tmp_path / "out"
+    args = ["report", "--year", str(year), "--store", str(fonds_store), "--handovers", str(folder), str(out)]
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith("CHÚ Ý / WARNING: ") and damaged.name in warning
+    data = json.loads(result.stdout)
+    assert [p["where"] for p in data["problems"]] == [str(damaged)]
+    written = json.loads((out / f"bao-cao-{year}.json").read_text(encoding="utf-8"))
+    assert written["problems"] == data["problems"]
+    by_fonds = {row["fonds_code"]: row for row in written["fonds"]}
+    assert by_fonds["P08"]["handed_over"] == 2 and by_fonds["P07"]["handed_over"] == 0
+    assert [h["name"] for h in written["handovers"]] == [tar.name]
+    assert damaged.name in (out / f"bao-cao-{year}.html").read_text(encoding="utf-8")
+
+
+def test_handover_tars_in_subfolders_are_found(fonds_store: Path, handovers: Path, tmp_path: Path) -> None:
+    from oais_preserve.yearreport import find_handovers
+
+    year = _packaged_year(fonds_store)
+    folder = tmp_path / "bàn giao"
+    nested = folder / str(year) / "đợt 1"
+    nested.mkdir(parents=True)
+    tar = handovers / f"BGNV_P08_{year}1201.tar"
+    for suffix in ("", ".sha256"):
+        shutil.copy(f"{tar}{suffix}", nested / f"{tar.name}{suffix}")
+    (folder / "khac").mkdir()
+    (folder / "khac" / "aip.tar").write_bytes(b"a serialized AIP, not a handover")  # no .sha256: not taken
+    (folder / ".dang-ghi").mkdir()
+    shutil.copy(tar, folder / ".dang-ghi" / tar.name)  # a hidden folder (being written): not taken
+    assert find_handovers([folder]) == [nested / tar.name]
+    out = tmp_path / "out"
+    args = ["report", "--year", str(year), "--store", str(fonds_store), "--handovers", str(folder), str(out)]
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [h["name"] for h in data["handovers"]] == [tar.name] and data["problems"] == []
+    assert {row["fonds_code"]: row["handed_over"] for row in data["fonds"]} == {"P07": 0, "P08": 2}
 
 
 def test_html_page_renders_on_one_page_in_chromium(

@@ -275,20 +275,12 @@ def qa_command(
 
 
 def _run_qa(jobs: list[Any], workers: int | None, progress: Callable[[str, int, int], None]) -> list[Any]:
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
+    from ..executors import open_executor
     from ..qa import check_files
 
-    count = workers if workers is not None else (os.cpu_count() or 1)
     results = []
-    if count <= 1:
-        for done, result in enumerate(check_files(jobs), start=1):
-            results.append(result)
-            progress("qa", done, len(jobs))
-        return results
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        for done, result in enumerate(check_files(jobs, executor=pool), start=1):
+    with open_executor(workers) as executor:  # None for -w 1: checked in this process
+        for done, result in enumerate(check_files(jobs, executor=executor), start=1):
             results.append(result)
             progress("qa", done, len(jobs))
     return results

@@ -130,6 +130,7 @@ def handover_command(
                 fonds_records=records,
                 handover_date=when.date() if when else None,
                 allow_below_minimum=allow_below_minimum,
+                workers=workers,  # with executor None (-w 1): run in this process, no pool
                 executor=executor,
                 progress=progress,
             )
@@ -212,7 +213,7 @@ def verify_handover_command(
     "handover_dirs",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder holding handover tars (repeatable).",
+    help="A folder holding handover tars, searched with its subfolders (repeatable).",
 )
 @click.option(
     "--selection",
@@ -255,6 +256,8 @@ def report_command(
             organization=organization,
         )
         written = write_report(report, out)
+    for problem in report.problems:  # e.g. a damaged handover tar, left out of the figures
+        click.echo(f"CHÚ Ý / WARNING: {problem.where}: {problem.message}", err=True)
 
     def human() -> None:
         click.echo(f"báo cáo năm / report {year}: {len(report.rows)} phông")
