@@ -198,10 +198,11 @@ def test_a_damaged_handover_tar_is_reported_and_the_others_counted(
     out = tmp_path / "out"
     args = ["report", "--year", str(year), "--store", str(fonds_store), "--handovers", str(folder), str(out)]
     result = CliRunner().invoke(main, [*args, "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # written, but a scheduled run must notice
     (warning,) = result.stderr.strip().splitlines()
     assert warning.startswith("CHÚ Ý / WARNING: ") and damaged.name in warning
     data = json.loads(result.stdout)
+    assert data["ok"] is False
     assert [p["where"] for p in data["problems"]] == [str(damaged)]
     written = json.loads((out / f"bao-cao-{year}.json").read_text(encoding="utf-8"))
     assert written["problems"] == data["problems"]

@@ -264,4 +264,7 @@ def report_command(
         for ext, path in written.items():
             click.echo(f"  {ext}: {path}")
 
-    emit(as_json, {"ok": True, "files": {k: str(v) for k, v in written.items()}, **report.to_dict()}, human)
+    ok = not report.problems
+    emit(as_json, {"ok": ok, "files": {k: str(v) for k, v in written.items()}, **report.to_dict()}, human)
+    if not ok:  # the report is written, but a scheduled run must notice what was left out
+        sys.exit(EXIT_INVALID)
