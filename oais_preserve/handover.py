@@ -1146,7 +1146,7 @@ class _HashingReader:
             pass
 
 
-def _safe_member(member: tarfile.TarInfo, roots: set[str]) -> str | None:
+def _safe_member(member: tarfile.TarInfo, roots: set[str], seen: dict[str, bool]) -> str | None:
     """Why a member is refused (None if it is a plain file or folder inside one root)."""
     name = member.name
     parts = name.split("/")
@@ -1154,34 +1154,117 @@ def _safe_member(member: tarfile.TarInfo, roots: set[str]) -> str | None:
         return "path escapes the archive"
     if member.issparse() or not (member.isreg() or member.isdir()):
         return "not a plain file or folder (links, devices and sparse files are refused)"
+    if name in seen and not (seen[name] and member.isdir()):  # a second copy would replace the first
+        return "the same file appears twice in the archive"
+    seen[name] = member.isdir()
     roots.add(parts[0])
     return None
 
 
 def _extract(tar_path: Path, dest: Path, receipt: HandoverReceipt) -> Path | None:
-    """Extract safely while hashing the tar; returns the bag root folder or None."""
+    """Extract safely while hashing the tar; returns the bag root folder or None.
+
+    A hostile member (escaping path, link, device, duplicate) is a discrepancy of the package
+    received: it is never extracted, extraction stops there, and the bag is not checked further.
+    """
     roots: set[str] = set()
+    seen: dict[str, bool] = {}  # name: is a folder
     limit = tar_path.stat().st_size
+    refused = False
     with open(tar_path, "rb") as raw:
         reader = _HashingReader(raw)
         try:
             with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
                 for member in archive:
-                    if reason := _safe_member(member, roots):
-                        raise UnsafePathError(f"{tar_path}: member {member.name!r}: {reason}")
-                    if member.size > limit:
-                        raise UnsafePathError(f"{tar_path}: member {member.name!r} larger than the archive")
-                    archive.extract(member, dest, set_attrs=False, filter="data")
+                    reason = _safe_member(member, roots, seen)
+                    if reason is None and member.size > limit:
+                        reason = "larger than the archive"
+                    if reason is None:
+                        try:
+                            archive.extract(member, dest, set_attrs=False, filter="data")
+                        except tarfile.FilterError as exc:  # what the checks above missed
+                            reason = str(exc)
+                    if reason is not None:
+                        receipt.add(
+                            f"{tar_path.name}: {member.name}",
+                            f"thành phần bị từ chối / member refused, not extracted: {reason}",
+                            member.name,
+                            "unsafe-member",
+                        )
+                        refused = True
+                        break
         except tarfile.TarError as exc:
             receipt.add(tar_path.name, f"tar hỏng / damaged tar archive: {exc}", rule="tar")
         reader.drain()
         receipt.sha256 = reader.sha.hexdigest()
+    if refused:
+        return None
     if len(roots) != 1:
         receipt.add(
             tar_path.name, "the archive must hold exactly one bag folder", ", ".join(sorted(roots)), "tar"
         )
         return None
     return dest / roots.pop()
+
+
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_SHA_LINE = re.compile(r"(\\?)([0-9a-fA-F]{64})(?: [ *](.+))?")  # sha256sum: DIGEST, 2 spaces (or " *"), NAME
+_SHA_FILE_LIMIT = 1 << 16
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _digest_from_sha_file(sha_file: Path, tar_name: str, receipt: HandoverReceipt) -> str | None:
+    """The digest a ``NAME.tar.sha256`` file states for the tar; None (and a problem) when it cannot say.
+
+    An unreadable or garbled file, or one naming another file, cannot vouch for this tar.
+    """
+    cannot = "không dùng được để kiểm tra SHA-256 / the tar's digest cannot be checked against it"
+    try:
+        with open(sha_file, "rb") as fh:
+            data = fh.read(_SHA_FILE_LIMIT + 1)
+        if len(data) > _SHA_FILE_LIMIT:
+            raise ValueError(f"larger than {_SHA_FILE_LIMIT} bytes")
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        receipt.add(
+            sha_file.name,
+            f"tệp .sha256 không đọc được / unreadable .sha256 file ({exc}): {cannot}",
+            rule="tar-digest",
+        )
+        return None
+    named = []
+    for line in text.splitlines():
+        match = _SHA_LINE.fullmatch(line.strip("\r\n\ufeff"))
+        if match is None:
+            if line.strip():
+                receipt.add(
+                    sha_file.name,
+                    f"dòng không đúng dạng sha256sum / not a sha256sum line: {cannot}",
+                    line[:200],
+                    "tar-digest",
+                )
+                return None
+            continue
+        escaped, digest, name = match.groups()
+        if name is not None and escaped:  # sha256sum escapes "\\" and newlines in names
+            name = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], name)
+        # "sha256sum /path/to/NAME.tar > NAME.tar.sha256" names the same file by a longer path
+        if name is None or _nfc(name.rsplit("/", 1)[-1]) == _nfc(tar_name):
+            return digest.lower()
+        named.append(name)
+    if not named:
+        receipt.add(sha_file.name, f"tệp .sha256 rỗng / empty .sha256 file: {cannot}", rule="tar-digest")
+    else:
+        receipt.add(
+            sha_file.name,
+            f"tệp .sha256 ghi SHA-256 của tệp khác / the .sha256 file names another file: {cannot}",
+            ", ".join(named),
+            "tar-digest",
+        )
+    return None
 
 
 def verify_handover(
@@ -1195,23 +1278,30 @@ def verify_handover(
 ) -> HandoverReceipt:
     """Check a handover package as the receiving side; every discrepancy goes in the receipt.
 
-    The expected digest is ``expected_sha256`` or the ``NAME.tar.sha256`` file beside the tar.
+    The expected digest is ``expected_sha256`` (64 hexadecimal digits, else :class:`UserInputError`)
+    or the one the ``NAME.tar.sha256`` file beside the tar states for it.
     """
     tar_path = Path(tar_path)
+    if expected_sha256 is not None:
+        expected_sha256 = expected_sha256.strip()
+        if not _SHA256_HEX.fullmatch(expected_sha256):
+            raise UserInputError(
+                f"SHA-256 mong đợi phải gồm 64 chữ số thập lục phân / the expected SHA-256 must be "
+                f"64 hexadecimal digits: {expected_sha256!r}"
+            )
+        expected_sha256 = expected_sha256.lower()
     if not tar_path.is_file():
         raise UserInputError(f"{tar_path}: no such file")
     receipt = HandoverReceipt(tar_path)
     sha_file = tar_path.with_name(tar_path.name + ".sha256")
     if expected_sha256 is None and sha_file.is_file():
-        expected_sha256 = _read_sha_file(sha_file)
+        expected_sha256 = _digest_from_sha_file(sha_file, tar_path.name, receipt)
+    elif expected_sha256 is None:
+        receipt.add(sha_file.name, "no SHA-256 given and no .sha256 file beside the tar", rule="tar-digest")
     receipt.expected_sha256 = expected_sha256
     with tempfile.TemporaryDirectory(prefix="oais-handover-", dir=workdir) as tmp:
         root = _extract(tar_path, Path(tmp), receipt)
-        if expected_sha256 is None:
-            receipt.add(
-                sha_file.name, "no SHA-256 given and no .sha256 file beside the tar", rule="tar-digest"
-            )
-        elif receipt.sha256 != expected_sha256.lower():
+        if expected_sha256 is not None and receipt.sha256 != expected_sha256:
             receipt.add(
                 tar_path.name,
                 f"SHA-256 của tệp tar không khớp / tar digest mismatch: expected {expected_sha256}",
@@ -1243,6 +1333,10 @@ def _verify_bag(
             "profile",
         )
     packages = _received_packages(root)
+    record = _read_record(root, receipt)
+    # AIPs missing or extra come first: most other differences follow from them
+    set_differs = record is not None and _compare_package_set(record, packages, receipt)
+    _check_payload(root, packages, info.get("Handover-Package-Format"), receipt)
     paths = [path for _rel, path in packages]
     reports = _audit_each(audit, paths, pool)
     facts: dict[str, PackageFacts] = {}
@@ -1262,11 +1356,13 @@ def _verify_bag(
         receipt.packages.append(entry)
     stats = fonds_statistics(facts.values())
     receipt.statistics = stats[0] if len(stats) == 1 else None
-    record = _read_record(root, receipt)
     _check_bag_info(info, packages, receipt.statistics, record, receipt)
-    _compare_statistics(root, stats, receipt)
+    _compare_statistics(root, stats, receipt, knock_on=set_differs)
     if record is not None:
-        _compare_record(root, record, packages, facts, receipt.statistics, receipt)
+        received = _received_digests(root, packages)
+        _compare_record(record, received, facts, receipt.statistics, receipt, knock_on=set_differs)
+        truth = _received_record(record, received, facts, receipt.statistics)
+        _compare_record_form(root, record, truth, receipt, knock_on=set_differs)
 
 
 def _check_profile(root: Path, tar_path: Path, receipt: HandoverReceipt) -> None:
@@ -1310,6 +1406,49 @@ def _received_format(packages: Sequence[tuple[str, Path]]) -> str | None:
     return forms.pop() if len(forms) == 1 else None
 
 
+_FORMS = tuple(f"{STATISTICS_BASE}.{ext}" for ext in ("xlsx", "csv", "json")) + tuple(
+    f"{RECORD_BASE}.{ext}" for ext in ("xlsx", "json")
+)
+
+
+def _check_payload(
+    root: Path, packages: Sequence[tuple[str, Path]], stated_format: str | None, receipt: HandoverReceipt
+) -> None:
+    """Every payload file is an AIP, a form of the statistics list or a form of the record.
+
+    Anything else riding along (a program, a stray document) is named, even when the bag's
+    manifests list it; so is an entry of the AIP folder that is not an AIP in the declared format.
+    """
+    aips = {rel: "zip" if path.is_file() else "bag" for rel, path in packages}
+    mixed = _received_format(packages) is None
+    for rel, form in aips.items():
+        if mixed and stated_format in ("zip", "bag") and form != stated_format:
+            receipt.add(
+                rel,
+                f"gói không đúng định dạng đã khai ({stated_format}) / not in the declared package "
+                f"format ({stated_format}): {'a .zip file' if form == 'zip' else 'a folder'}",
+                rule="payload",
+            )
+    for dirpath, dirnames, names in os.walk(root / "data"):
+        dirnames.sort()
+        folder = Path(dirpath).relative_to(root).as_posix()
+        if aips.get(folder) == "bag":
+            dirnames.clear()  # the files of a bag-format AIP are the AIP's own (its audit checks them)
+            continue
+        for name in sorted(names):
+            rel = f"{folder}/{name}"
+            if rel in aips or rel in _FORMS:
+                continue
+            if folder == PACKAGES_DIR:
+                message = "không phải gói AIP / not an AIP (a TT05 .zip file or a bag folder)"
+            else:
+                message = (
+                    "tệp không thuộc gói bàn giao / file not accounted for: not an AIP, the "
+                    "statistics list or the handover record"
+                )
+            receipt.add(rel, message, rule="payload")
+
+
 def _check_bag_info(
     info: Mapping[str, str],
     packages: Sequence[tuple[str, Path]],
@@ -1340,6 +1479,10 @@ def _check_bag_info(
         differs("Handover-Package-Format", stated_format, record.get("package_format"), "the record states")
     if stats is not None and info.get("Fonds-Name") != stats.fonds_name:
         differs("Fonds-Name", info.get("Fonds-Name"), stats.fonds_name, "the packages received name")
+    for label, party in (("Source-Organization", "sender"), ("Receiving-Organization", "receiver")):
+        stated_party = record.get(party) if record is not None else None
+        if isinstance(stated_party, dict) and info.get(label) != stated_party.get("organization"):
+            differs(label, info.get(label), stated_party.get("organization"), "the record states")
 
 
 def _shown(value: object) -> str:
@@ -1406,13 +1549,16 @@ def _read_statistics_forms(
     return forms, totals
 
 
-def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt) -> None:
+def _compare_statistics(
+    root: Path, actual: list[FondsStatistics], receipt: HandoverReceipt, *, knock_on: bool = False
+) -> None:
     """Every column of each form of the statistics list against the packages received.
 
     Columns computed from the packages (counts, names, date range, hồ sơ codes) are compared with
     the same figures computed here; the columns the sender's fonds record states
     (:data:`DECLARED_KEYS`) cannot be recomputed, so the CSV and xlsx forms must agree with the
-    JSON form on them.
+    JSON form on them. ``knock_on``: the AIPs received are not the ones the record lists (already
+    reported), so the figures they change are stated in one line per form, not one per column.
     """
     expected = {row.fonds_code: row.to_dict() for row in actual}
     forms, totals = _read_statistics_forms(root / STATISTICS_BASE, receipt)
@@ -1436,10 +1582,16 @@ def _compare_statistics(root: Path, actual: list[FondsStatistics], receipt: Hand
                 receipt.add(where, "fonds received but not listed", code, "statistics")
             else:
                 _compare_row(
-                    f"{where}: {code}", form, listed[code], expected[code], declared.get(code), receipt
+                    f"{where}: {code}",
+                    form,
+                    listed[code],
+                    expected[code],
+                    declared.get(code),
+                    receipt,
+                    knock_on,
                 )
     if "xlsx" in forms:
-        _compare_totals(totals, actual, receipt)
+        _compare_totals(totals, actual, receipt, knock_on)
 
 
 def _code_of(row: Mapping[str, Any]) -> str:
@@ -1455,9 +1607,11 @@ def _compare_row(
     expected: Mapping[str, Any],
     declared: Mapping[str, Any] | None,
     receipt: HandoverReceipt,
+    knock_on: bool = False,
 ) -> None:
     """One fonds' row of one form; each differing field is one problem naming it."""
     labels = dict(COLUMNS) | (dict(JSON_ONLY) if form == "json" else {})
+    folded: list[tuple[str, str, str]] = []
     for key, label in labels.items():
         field_at = f"{where}: {label} ({key})"
         if key not in row:
@@ -1477,7 +1631,11 @@ def _compare_row(
                     _shown(stated),
                     "statistics",
                 )
-        elif not _same(stated, expected[key], form):
+        elif _same(stated, expected[key], form):
+            continue
+        elif knock_on and key in _SET_FIGURES:
+            folded.append((f"{label} ({key})", _shown(stated), _shown(expected[key])))
+        else:
             receipt.add(
                 field_at,
                 f"danh mục ghi {_shown(stated)}, các gói nhận được có {_shown(expected[key])} / the list "
@@ -1485,6 +1643,7 @@ def _compare_row(
                 _shown(stated),
                 "statistics",
             )
+    _report_folded(where, folded, "statistics", receipt)
     if form == "json":
         for key in sorted(set(row) - set(labels)):
             receipt.add(
@@ -1528,17 +1687,24 @@ def _check_declared(where: str, key: str, value: object, receipt: HandoverReceip
 
 
 def _compare_totals(
-    totals: Mapping[str, Any] | None, actual: Sequence[FondsStatistics], receipt: HandoverReceipt
+    totals: Mapping[str, Any] | None,
+    actual: Sequence[FondsStatistics],
+    receipt: HandoverReceipt,
+    knock_on: bool = False,
 ) -> None:
     """The workbook's "Tổng cộng" row, which is what a reader of the printed list sees."""
     where = f"{STATISTICS_BASE}.xlsx: Tổng cộng"
     if totals is None:
         receipt.add(where, "the totals row is missing", rule="statistics")
         return
+    folded: list[tuple[str, str, str]] = []
     for key in COUNT_KEYS:
         counted = sum(getattr(row, key) for row in actual)
         if _canonical(totals.get(key)) != counted:
             stated = _shown(totals.get(key))
+            if knock_on:
+                folded.append((f"{dict(COLUMNS)[key]} ({key})", stated, str(counted)))
+                continue
             receipt.add(
                 f"{where}: {dict(COLUMNS)[key]} ({key})",
                 f"danh mục ghi {stated}, các gói nhận được có {counted} / the list states {stated}, "
@@ -1546,6 +1712,27 @@ def _compare_totals(
                 stated,
                 "statistics",
             )
+    _report_folded(where, folded, "statistics", receipt)
+
+
+#: Figures that change with the set of AIPs received (folded when that set differs, see _report_folded).
+_SET_FIGURES = frozenset((*COUNT_KEYS, "files", "start_date", "end_date"))
+
+
+def _report_folded(
+    where: str, folded: Sequence[tuple[str, str, str]], rule: str, receipt: HandoverReceipt
+) -> None:
+    """Figures of one form that differ because the AIPs received are not those listed: one line."""
+    if not folded:
+        return
+    figures = "; ".join(f"{label}: {stated} → {found}" for label, stated, found in folded)
+    receipt.add(
+        where,
+        "số liệu khác vì các gói nhận được không đúng các gói đã kê (xem sai lệch về gói) / figures differ "
+        f"because the AIPs received are not those listed (see the package discrepancies): {figures}",
+        None,
+        rule,
+    )
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
@@ -1572,41 +1759,58 @@ def _read_record(root: Path, receipt: HandoverReceipt) -> dict[str, Any] | None:
     return record
 
 
-def _compare_record(
-    root: Path,
-    record: Mapping[str, Any],
-    packages: Sequence[tuple[str, Path]],
-    facts: Mapping[str, PackageFacts],
-    stats: FondsStatistics | None,
-    receipt: HandoverReceipt,
-) -> None:
-    """The record's fonds, counts and package list (name, hồ sơ, size, SHA-256) against what was received."""
+def _compare_package_set(
+    record: Mapping[str, Any], packages: Sequence[tuple[str, Path]], receipt: HandoverReceipt
+) -> bool:
+    """The AIPs the record lists against those received; True when they differ."""
     where = f"{RECORD_BASE}.json"
-    listed = {p["name"]: p for p in record["packages"]}
-    received = {rel: path for rel, path in packages}
-    for name in sorted(set(listed) - set(received)):
+    listed = {p["name"] for p in record["packages"]}
+    received = {rel for rel, _path in packages}
+    for name in sorted(listed - received):
         receipt.add(
             where,
             "gói ghi trong biên bản nhưng không có trong túi / listed in the record, not received",
             name,
             "record",
         )
-    for name in sorted(set(received) - set(listed)):
+    for name in sorted(received - listed):
         receipt.add(
             where,
             "gói nhận được nhưng không ghi trong biên bản / received, not in the record",
             name,
             "record",
         )
+    return listed != received
+
+
+def _received_digests(root: Path, packages: Sequence[tuple[str, Path]]) -> dict[str, tuple[str, int]]:
+    """(SHA-256, bytes) of each AIP received, as the record states them (a bag: its tag manifest's digest)."""
     manifest = _manifest(root)
-    for name in sorted(set(listed) & set(received)):
-        path = received[name]
+    result = {}
+    for name, path in packages:
         if path.is_file():
-            actual, size = manifest.get(name) or _sha256_of(path), path.stat().st_size
+            result[name] = (manifest.get(name) or _sha256_of(path), path.stat().st_size)
         else:
             seal = path / BAG_SEAL
-            actual = _sha256_of(seal) if seal.is_file() else ""
             size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            result[name] = (_sha256_of(seal) if seal.is_file() else "", size)
+    return result
+
+
+def _compare_record(
+    record: Mapping[str, Any],
+    received: Mapping[str, tuple[str, int]],
+    facts: Mapping[str, PackageFacts],
+    stats: FondsStatistics | None,
+    receipt: HandoverReceipt,
+    *,
+    knock_on: bool = False,
+) -> None:
+    """The record's fonds, counts and package list (hồ sơ, size, SHA-256) against what was received."""
+    where = f"{RECORD_BASE}.json"
+    listed = {p["name"]: p for p in record["packages"]}
+    for name in sorted(set(listed) & set(received)):
+        actual, size = received[name]
         if listed[name].get("sha256") != actual:
             receipt.add(where, "SHA-256 in the record differs from the package received", name, "record")
         if listed[name].get("bytes") != size:
@@ -1626,11 +1830,15 @@ def _compare_record(
                     "record",
                 )
     if stats is not None:
-        _compare_record_totals(where, record, stats, receipt)
+        _compare_record_totals(where, record, stats, receipt, knock_on)
 
 
 def _compare_record_totals(
-    where: str, record: Mapping[str, Any], stats: FondsStatistics, receipt: HandoverReceipt
+    where: str,
+    record: Mapping[str, Any],
+    stats: FondsStatistics,
+    receipt: HandoverReceipt,
+    knock_on: bool = False,
 ) -> None:
     """The fonds and counts the record states (what is signed) against the packages received."""
     fonds, counts = record.get("fonds"), record.get("counts")
@@ -1644,15 +1852,250 @@ def _compare_record_totals(
             ("archive_code", stats.archive_code),
         )
     ] + [(f"counts.{key}", counts.get(key), getattr(stats, key)) for key in COUNT_KEYS]
+    folded: list[tuple[str, str, str]] = []
     for label, stated, value in stated_items:
-        if stated != value or type(stated) is not type(value):
-            receipt.add(
-                f"{where}: {label}",
-                f"biên bản ghi {_shown(stated)}, các gói nhận được có {value} / the record states "
-                f"{_shown(stated)}, the packages received hold {value}",
-                _shown(stated),
-                "record",
+        if stated == value and type(stated) is type(value):
+            continue
+        if knock_on and label.startswith("counts.") and isinstance(stated, int):
+            folded.append((label, _shown(stated), str(value)))
+            continue
+        receipt.add(
+            f"{where}: {label}",
+            f"biên bản ghi {_shown(stated)}, các gói nhận được có {value} / the record states "
+            f"{_shown(stated)}, the packages received hold {value}",
+            _shown(stated),
+            "record",
+        )
+    _report_folded(where, folded, "record", receipt)
+
+
+# --- the printed record (bien-ban-ban-giao.xlsx) ----------------------------------------------
+
+
+def _received_record(
+    record: Mapping[str, Any],
+    received: Mapping[str, tuple[str, int]],
+    facts: Mapping[str, PackageFacts],
+    stats: FondsStatistics | None,
+) -> dict[str, Any]:
+    """The record as it should read for what was received: the parties, date and format as the
+    JSON record states them (nothing inside can tell), the fonds, counts and packages as received."""
+    truth: dict[str, Any] = json.loads(json.dumps(record))
+    if stats is not None:
+        truth["fonds"] = {
+            "code": stats.fonds_code,
+            "name": stats.fonds_name,
+            "archive_code": stats.archive_code,
+        }
+        truth["counts"] = {key: getattr(stats, key) for key in COUNT_KEYS}
+    listed = {p["name"]: p for p in truth["packages"]}
+    packages = []
+    for name in [*(n for n in listed if n in received), *sorted(set(received) - set(listed))]:
+        entry = listed.get(name) or {"name": name, "objid": "", "arc_file_code": "", "title": ""}
+        entry["sha256"], entry["bytes"] = received[name]
+        if (fact := facts.get(name)) is not None:
+            entry.update(objid=fact.objid, arc_file_code=fact.arc_file_code, title=fact.title)
+        packages.append(entry)
+    truth["packages"] = packages
+    return truth
+
+
+@dataclass
+class _RecordForm:
+    """What a printed biên bản shows: its labelled lines, and the package table by file name."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
+    rows: dict[str, list[Any]] = field(default_factory=dict)
+    repeated: list[str] = field(default_factory=list)
+
+
+_NAME_HEADER = "Tệp trong gói bàn giao"
+
+
+def _read_record_form(path: Path) -> _RecordForm:
+    """Read a biên bản workbook back as :func:`write_record_xlsx` lays it out.
+
+    The date line of the title, each "Label:" | value line (a representative under the party
+    above it), the table under its "STT" header (rows numbered in column A), and the name typed
+    under each "ĐẠI DIỆN BÊN …" signature heading.
+    """
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        grid = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    form = _RecordForm()
+    party, in_table = "", False
+    for index, cells in enumerate(grid):
+        first = cells[0] if cells else None
+        if in_table and (isinstance(first, int) or (isinstance(first, str) and first.strip().isdigit())):
+            row = [*cells[1:], *[None] * len(form.header)][: len(form.header) - 1]
+            name = str(_cell_at(form.header, row, _NAME_HEADER))
+            if name in form.rows:
+                form.repeated.append(name)
+            form.rows[name] = row
+            continue
+        in_table = False
+        text = first.strip() if isinstance(first, str) else ""
+        if text == "STT" and not form.header:
+            form.header, in_table = [str(c).strip() if c is not None else "" for c in cells], True
+        elif re.fullmatch(r"Ngày \d+ tháng \d+ năm \d+", text):
+            form.fields["Ngày bàn giao"] = text
+        elif text.endswith(":") and not form.header:
+            label = text[:-1].strip()
+            if label in ("Bên giao", "Bên nhận"):
+                party = label
+            elif label == "Đại diện" and party:
+                label = f"{party} - Đại diện"
+            form.fields[label] = cells[1] if len(cells) > 1 else None
+        for column, value in enumerate(cells):
+            if isinstance(value, str) and value.strip().startswith("ĐẠI DIỆN BÊN"):
+                form.fields[f"Chữ ký - {value.strip()}"] = _name_below(grid, index, column)
+    return form
+
+
+def _cell_at(header: Sequence[str], row: Sequence[Any], title: str) -> Any:
+    """The value of the column headed ``title`` (row without its STT cell)."""
+    column = header.index(title) - 1 if title in header else 2
+    return row[column] if 0 <= column < len(row) else None
+
+
+def _name_below(grid: Sequence[Sequence[Any]], row: int, column: int) -> Any:
+    """The representative's name typed under a signature heading (below its "(Ký, …)" note)."""
+    for cells in grid[row + 1 :]:
+        value = cells[column] if column < len(cells) else None
+        if value not in (None, "") and not (isinstance(value, str) and value.startswith("(")):
+            return value
+    return None
+
+
+def _rendered(record: Mapping[str, Any], path: Path) -> _RecordForm:
+    """The form :func:`write_record_xlsx` makes of ``record``, as read back."""
+    write_record_xlsx(record, path)
+    return _read_record_form(path)
+
+
+def _compare_record_form(
+    root: Path,
+    record: Mapping[str, Any],
+    truth: Mapping[str, Any],
+    receipt: HandoverReceipt,
+    *,
+    knock_on: bool = False,
+) -> None:
+    """The printed record, the copy people sign, against the JSON record and what was received.
+
+    Both are rendered by :func:`write_record_xlsx` and read back like the received workbook, so
+    every line and table cell is compared as printed; each difference is one problem naming the
+    form, the line (or package and column) and the values.
+    """
+    where = f"{RECORD_BASE}.xlsx"
+    try:
+        stated = _read_record_form(root / where)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        receipt.add(where, f"không đọc được biên bản / cannot read the signed record: {exc}", rule="record")
+        return
+    try:
+        with tempfile.TemporaryDirectory(dir=root.parent) as work:
+            as_json = _rendered(record, Path(work) / "json.xlsx")
+            as_received = _rendered(truth, Path(work) / "received.xlsx")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        receipt.add(
+            f"{RECORD_BASE}.json",
+            f"biên bản thiếu trường cần in / the record lacks a field the printed form shows: {exc!r}",
+            rule="record",
+        )
+        return
+    if not stated.header and not stated.fields:
+        receipt.add(where, "không phải biên bản bàn giao / not a handover record form", rule="record")
+        return
+    folded: list[tuple[str, str, str]] = []
+    for label in dict.fromkeys([*as_received.fields, *stated.fields]):
+        _compare_printed(
+            f"{where}: {label}",
+            [form.fields.get(label, _ABSENT) for form in (stated, as_json, as_received)],
+            receipt,
+            folded if knock_on else None,
+        )
+    if stated.header != as_received.header:
+        receipt.add(
+            f"{where}: STT",
+            "bảng gói có tiêu đề cột khác / the package table's headings differ",
+            " | ".join(stated.header),
+            "record",
+        )
+    for name in stated.repeated:
+        receipt.add(
+            where, "gói ghi hai lần trong biên bản / package listed twice on the form", name, "record"
+        )
+    for name in [n for n in stated.rows if n not in as_received.rows]:
+        receipt.add(
+            where, "biên bản ghi gói không nhận được / the form lists a package not received", name, "record"
+        )
+    for name in [n for n in as_received.rows if n not in stated.rows]:
+        receipt.add(
+            where,
+            "gói nhận được nhưng biên bản không ghi / package received, not on the form",
+            name,
+            "record",
+        )
+    for name in [n for n in as_received.rows if n in stated.rows]:
+        for column, title in enumerate(as_received.header[1:]):
+            if title == _NAME_HEADER:
+                continue
+            _compare_printed(
+                f"{where}: {name}: {title}",
+                [
+                    form.rows[name][column] if name in form.rows else _ABSENT
+                    for form in (stated, as_json, as_received)
+                ],
+                receipt,
+                None,
             )
+    _report_folded(where, folded, "record", receipt)
+
+
+_ABSENT = object()
+
+
+def _compare_printed(
+    where: str, values: Sequence[Any], receipt: HandoverReceipt, folded: list[tuple[str, str, str]] | None
+) -> None:
+    """One printed value against the JSON record's and the received truth's (as printed)."""
+    stated, as_json, as_received = (None if v is _ABSENT else _canonical(v) for v in values)
+    if values[0] is _ABSENT and values[2] is not _ABSENT:
+        receipt.add(where, "dòng bị thiếu / line missing from the form", None, "record")
+        return
+    if values[2] is _ABSENT and values[0] is not _ABSENT:
+        receipt.add(where, "dòng lạ / line not part of the record", _shown(stated), "record")
+        return
+    if stated == as_received:
+        return
+    shown = _shown(stated)
+    if stated != as_json:
+        vi, en = (
+            f"biên bản ký ghi {shown}, bản .json ghi {_shown(as_json)}",
+            (f"the signed form states {shown}, the .json record states {_shown(as_json)}"),
+        )
+        if as_json != as_received:
+            vi, en = (
+                f"{vi}, các gói nhận được có {_shown(as_received)}",
+                (f"{en}, the packages received hold {_shown(as_received)}"),
+            )
+        receipt.add(where, f"{vi} / {en}", shown, "record")
+    elif folded is not None:  # as the JSON record states: follows from the AIPs received differing
+        folded.append((where.split(": ", 1)[1], shown, _shown(as_received)))
+    else:
+        receipt.add(
+            where,
+            f"biên bản ký ghi {shown}, các gói nhận được có {_shown(as_received)} / the signed form states "
+            f"{shown}, the packages received hold {_shown(as_received)}",
+            shown,
+            "record",
+        )
 
 
 def _manifest(root: Path) -> dict[str, str]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -23,6 +26,7 @@ from oais_preserve.handover import (
     find_aips,
     handover,
     handover_profile,
+    structural_audit,
     verify_handover,
 )
 from oais_preserve.statistics import read_statistics_xlsx
@@ -40,6 +44,16 @@ def p07_handover(fonds_store: Path, tmp_path_factory: pytest.TempPathFactory) ->
     results = handover(aips, out, sender=SENDER, receiver=RECEIVER, fonds=["P07"], workers=1)
     assert [r.fonds_code for r in results] == ["P07"]
     return results[0].path
+
+
+@pytest.fixture(scope="module")
+def p08_handover(fonds_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small handover (2 AIPs) for the receiving-side checks that need a real one quickly."""
+    out = tmp_path_factory.mktemp("handover-p08")
+    (result,) = handover(
+        find_aips([fonds_store]), out, sender=SENDER, receiver=RECEIVER, fonds=["P08"], workers=1
+    )
+    return result.path
 
 
 def _sha256(path: Path) -> str:
@@ -226,8 +240,21 @@ def test_removed_aip_is_reported(p07_handover: Path, tmp_path: Path) -> None:
     messages = [str(p) for p in receipt.problems]
     assert any(removed in m and p.rule == "record" for m, p in zip(messages, receipt.problems, strict=True))
     assert any(removed in m for m, p in zip(messages, receipt.problems, strict=True) if "bag" in p.where)
-    stated = [p for p in receipt.problems if p.rule == "statistics" and "(hoso)" in p.where]
-    assert stated and all(p.value == "30" and "29" in p.message for p in stated)
+    # the missing AIP comes before the figures it changes, which take one line per form, not one per column
+    first_figures = next(i for i, p in enumerate(receipt.problems) if p.rule in ("statistics", "bag-info"))
+    assert any(removed in m for m in messages[:first_figures])
+    assert not [p for p in receipt.problems if "(hoso)" in p.where or "counts.hoso" in p.where]
+    stats, record = "data/thong-ke/danh-muc-thong-ke", "data/bien-ban/bien-ban-ban-giao"
+    folded = [p.where for p in receipt.problems if "Số hồ sơ (hoso): 30 → 29" in p.message]
+    assert folded == [
+        f"{stats}.json: P07",
+        f"{stats}.csv: P07",
+        f"{stats}.xlsx: P07",
+        f"{stats}.xlsx: Tổng cộng",
+    ]
+    assert any(p.where == f"{record}.json" and "counts.hoso: 30 → 29" in p.message for p in receipt.problems)
+    assert any(p.where == f"{record}.xlsx" and "Số hồ sơ: 30 → 29" in p.message for p in receipt.problems)
+    assert len(receipt.problems) <= 15  # was 51 lines, most of them one cause repeated per column
     result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
     assert result.exit_code == 1 and removed in result.output
 
@@ -364,16 +391,229 @@ def test_statistics_forms_as_written_compare_clean(tmp_path: Path) -> None:
     ]
 
 
-def test_hostile_tar_members_are_refused(tmp_path: Path) -> None:
-    tar = tmp_path / "evil.tar"
-    with tarfile.open(tar, "w") as archive:
-        info = tarfile.TarInfo("../escape.txt")
-        info.size = 3
-        archive.addfile(info, io.BytesIO(b"bad"))
-    Path(f"{tar}.sha256").write_text(f"{_sha256(tar)}  evil.tar\n")
+def test_every_payload_file_must_be_accounted_for(
+    p08_handover: Path, fonds_store: Path, tmp_path: Path
+) -> None:
+    """A file riding along in the payload is named even when the bag's manifests list it."""
+    tar = _copy_handover(p08_handover, tmp_path / "extra")
+    root = _extract(tar, tmp_path / "x")
+    (root / "data" / "goi-aip" / "evil.exe").write_bytes(b"MZ" * 100)
+    (root / "data" / "thong-ke" / "ghi-chu.txt").write_text("note", encoding="utf-8")
+    (root / "data" / "khac").mkdir()
+    (root / "data" / "khac" / "a.pdf").write_bytes(b"%PDF-1.4")
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1)
+    assert sorted((p.where, p.rule) for p in receipt.problems) == [
+        ("data/goi-aip/evil.exe", "payload"),
+        ("data/khac/a.pdf", "payload"),
+        ("data/thong-ke/ghi-chu.txt", "payload"),
+    ]
     result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
-    assert result.exit_code == 2 and "escapes" in result.output
-    assert not (tmp_path.parent / "escape.txt").exists()
+    assert result.exit_code == 1 and "evil.exe" in result.output and "HỢP LỆ" not in result.output
+
+    # an AIP folder among the declared .zip files: not in the declared format
+    bag = next(b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text())
+    for extra in ("evil.exe", "../thong-ke/ghi-chu.txt", "../khac/a.pdf"):
+        (root / "data" / "goi-aip" / extra).unlink()
+    shutil.copytree(bag, root / "data" / "goi-aip" / bag.name)
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1)
+    folder = f"data/goi-aip/{bag.name}"
+    assert [p.rule for p in receipt.problems if p.where == folder] == ["payload"]
+    assert not [
+        p for p in receipt.problems if p.where.startswith(f"{folder}/")
+    ]  # its files are the AIP's own
+
+
+def _edit_record_xlsx(path: Path, edit: dict[str, object]) -> None:
+    """Set cells of the printed record: a label (column A) sets the value beside it, a value anywhere
+    else (a package's size, a representative's name) is replaced."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    sheet = book.worksheets[0]
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.column == 1 and cell.value in edit:
+                sheet.cell(row=cell.row, column=2).value = edit[cell.value]
+            elif cell.column > 1 and cell.value in edit:
+                cell.value = edit[cell.value]
+    book.save(path)
+
+
+def test_signed_record_workbook_is_compared(p08_handover: Path, tmp_path: Path) -> None:
+    """The printed biên bản (the copy people sign) against the JSON record and what is inside."""
+    tar = _copy_handover(p08_handover, tmp_path / "xlsx")
+    root = _extract(tar, tmp_path / "x")
+    record_path = root / "data" / "bien-ban" / "bien-ban-ban-giao.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    package = record["packages"][1]
+    xlsx = root / "data" / "bien-ban" / "bien-ban-ban-giao.xlsx"
+    _edit_record_xlsx(
+        xlsx,
+        {
+            "Bên nhận:": "Bộ Tài chính",
+            package["bytes"]: package["bytes"] + 1,
+            RECEIVER.representative: "Người khác",
+            "Số hồ sơ:": 3,
+        },
+    )
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    where = "data/bien-ban/bien-ban-ban-giao.xlsx"
+    found = {p.where: p for p in receipt.problems}
+    assert sorted(found) == sorted(
+        [
+            f"{where}: Bên nhận",
+            f"{where}: {package['name']}: Dung lượng (byte)",
+            f"{where}: Chữ ký - ĐẠI DIỆN BÊN NHẬN",
+            f"{where}: Số hồ sơ",
+        ]
+    )
+    receiver = found[f"{where}: Bên nhận"]
+    assert receiver.value == "Bộ Tài chính" and RECEIVER.organization in receiver.message
+    size = found[f"{where}: {package['name']}: Dung lượng (byte)"]
+    assert size.value == str(package["bytes"] + 1) and str(package["bytes"]) in size.message
+    assert found[f"{where}: Số hồ sơ"].value == "3" and "2" in found[f"{where}: Số hồ sơ"].message
+
+    # the JSON record and the workbook edited alike: the workbook is still checked against what is inside
+    record["counts"]["documents"] += 5
+    record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    shutil.copy(_extract(p08_handover, tmp_path / "y") / "data" / "bien-ban" / "bien-ban-ban-giao.xlsx", xlsx)
+    documents = record["counts"]["documents"]
+    _edit_record_xlsx(xlsx, {"Số tài liệu:": documents})
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    assert sorted((p.where, p.value) for p in receipt.problems) == [
+        ("data/bien-ban/bien-ban-ban-giao.json: counts.documents", str(documents)),
+        (f"{where}: Số tài liệu", str(documents)),
+    ]
+
+    # a damaged workbook is a discrepancy, not a crash
+    xlsx.write_bytes(b"PK\x03\x04 not really a workbook")
+    _reseal(root)
+    _retar(root, tar)
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1", "--json"])
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.output)["problems"]
+    assert [p["where"] for p in problems if p["rule"] == "record"].count(where) == 1
+
+
+def test_sha256_file_and_option_are_checked(p08_handover: Path, tmp_path: Path) -> None:
+    """A garbled .sha256 or one naming another file cannot vouch for the tar; a malformed --sha256
+    is a user mistake, reported before anything is read."""
+    tar = _copy_handover(p08_handover, tmp_path / "sha")
+    sha_file = Path(f"{tar}.sha256")
+    digest = _sha256(tar)
+    sha_file.write_text(f"{digest}  /somewhere/else/{tar.name}\n", encoding="utf-8")  # same name, longer path
+    assert verify_handover(tar, workers=1, audit=structural_audit).ok
+    cases = {
+        b"\xff\xfe\x00garbage": "unreadable",
+        f"{digest}  OTHER.tar\n".encode(): "another file",
+        b"not a digest at all\n": "sha256sum",
+        b"": "empty",
+    }
+    for content, words in cases.items():
+        sha_file.write_bytes(content)
+        result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1", "--json"])
+        assert result.exit_code == 1, (content, result.output)
+        problems = json.loads(result.output)["problems"]
+        assert [(p["where"], p["rule"]) for p in problems] == [(sha_file.name, "tar-digest")], content
+        assert words in problems[0]["message"]
+    for bad in ("ABCDEF", "é", digest + "0", "g" * 64):
+        result = CliRunner().invoke(main, ["verify-handover", str(tar), "--sha256", bad])
+        assert result.exit_code == 2 and "64" in result.output and len(result.output.splitlines()) == 1
+        with pytest.raises(UserInputError):
+            verify_handover(tmp_path / "not-read.tar", expected_sha256=bad)
+    result = CliRunner().invoke(
+        main, ["verify-handover", str(tar), "--sha256", digest.upper(), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_receipt_exit_code_survives_a_closed_stdout(
+    p08_handover: Path, fonds_store: Path, tmp_path: Path, tamper: bool
+) -> None:
+    """`verify-handover big.tar | head -1`: the reader stops early, the exit code stays the receipt's."""
+    tar = _copy_handover(p08_handover, tmp_path / "pipe")
+    if tamper:
+        Path(f"{tar}.sha256").write_text(f"{'0' * 64}  {tar.name}\n", encoding="utf-8")
+    result = _run_with_closed_stdout(["verify-handover", str(tar), "--workers", "1"])
+    assert result.returncode == (1 if tamper else 0), result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    # the same for another command printing its result at the end
+    bag = next(b for b in sorted(fonds_store.iterdir()) if "P08" in (b / "bag-info.txt").read_text())
+    shutil.copytree(bag, tmp_path / "bag")
+    if tamper:
+        _flip_payload(tmp_path / "bag")
+    result = _run_with_closed_stdout(["validate", str(tmp_path / "bag")])
+    assert result.returncode == (1 if tamper else 0), result.stderr
+
+
+def _run_with_closed_stdout(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a stdout whose reader is gone before the first line is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        exe = Path(sys.executable).with_name("oais-preserve")
+        return subprocess.run(
+            [str(exe), *args], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300, check=False
+        )
+    finally:
+        os.close(write_end)
+
+
+def _hostile_member(kind: str) -> tuple[tarfile.TarInfo, bytes]:
+    body = b"bad"
+    info = tarfile.TarInfo(
+        {"traversal": "BAG/../../escape.txt", "absolute": "/tmp/escape.txt"}.get(kind, "BAG/data/evil")
+    )
+    if kind == "symlink":
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc"
+    elif kind == "hardlink":
+        info.type, info.linkname = tarfile.LNKTYPE, "BAG/bagit.txt"
+    elif kind == "device":
+        info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+    elif kind == "duplicate":
+        info.name = "BAG/bagit.txt"  # a second copy would silently replace the first
+    if info.isreg():
+        info.size = len(body)
+    return info, body
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "hardlink", "device", "duplicate"])
+def test_hostile_tar_members_are_refused(kind: str, tmp_path: Path) -> None:
+    """A hostile member is a discrepancy of the package received: receipt, exit 1, nothing outside."""
+    tar = tmp_path / "in" / "evil.tar"
+    tar.parent.mkdir()
+    with tarfile.open(tar, "w") as archive:
+        archive.addfile(tarfile.TarInfo("BAG/bagit.txt"), io.BytesIO(b""))
+        member, body = _hostile_member(kind)
+        archive.addfile(member, io.BytesIO(body))
+        after = tarfile.TarInfo("BAG/data/evil/escape.txt")  # written through the link, if it were made
+        after.size = 3
+        archive.addfile(after, io.BytesIO(b"bad"))
+    Path(f"{tar}.sha256").write_text(f"{_sha256(tar)}  evil.tar\n")
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    result = CliRunner().invoke(
+        main, ["verify-handover", str(tar), "--workers", "1", "--workdir", str(work), "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    receipt = json.loads(result.output)
+    assert [(p["rule"], p["value"]) for p in receipt["problems"]] == [("unsafe-member", member.name)]
+    assert receipt["sha256"] == _sha256(tar)  # the whole tar was still hashed
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
+        ["in", "evil.tar", "evil.tar.sha256", "work", "deep"]
+    )
+    assert not Path("/tmp/escape.txt").exists()
+    human = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1"])
+    assert human.exit_code == 1 and "unsafe-member" in human.output and member.name in human.output
 
 
 # --- writing: audit first, per fonds, atomic and resumable --------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,10 +124,27 @@ def report_problems(as_json: bool, where: str, problems: list[Problem]) -> None:
 
 
 def emit(as_json: bool, data: dict[str, Any], human: Callable[[], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        human()
+    """Print the result; a reader that stops early (``| head -1``) does not change the exit code."""
+    try:
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            human()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_closed()
+
+
+def stdout_closed() -> None:
+    """Send the rest of the output nowhere once stdout's reader has gone (the usual way, see the
+    Python docs on SIGPIPE), so the command still ends with its own exit code and Python does
+    not complain again when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (e.g. captured by a test runner)
+        pass
 
 
 @click.group()

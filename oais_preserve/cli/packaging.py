@@ -141,15 +141,16 @@ def validate_command(path: Path, fast: bool, as_json: bool) -> None:
 
     with handle_errors(as_json):
         report = validate(path, verify=not fast)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-    else:
+
+    def human() -> None:
         status = "HỢP LỆ / VALID" if report.valid else "KHÔNG HỢP LỆ / INVALID"
         click.echo(f"{status}: {path} ({report.kind}, {report.package_type or '?'} {report.objid or ''})")
         for line in problem_lines(report.problems, limit=200):
             click.echo(line)
         for warning in report.warnings[:20]:
             click.echo(f"  ~ warning: {warning}")
+
+    emit(as_json, report.to_dict(), human)
     if not report.valid:
         sys.exit(EXIT_INVALID)
 
