@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "DipResult": "dip",
     "build_dip": "dip",
     "DescriptionError": "errors",
+    "FondsRecordError": "errors",
     "IdentificationError": "errors",
     "InvalidPackageError": "errors",
     "OaisPreserveError": "errors",
@@ -59,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "FileRecord": "fixity",
     "read_file": "fixity",
     "read_files": "fixity",
+    "FondsConflictError": "handover",
+    "HandoverIncompleteError": "handover",
     "HandoverReceipt": "handover",
     "HandoverResult": "handover",
     "Party": "handover",
@@ -107,6 +110,7 @@ if TYPE_CHECKING:
     from .dip import AccessPolicy, DipResult, build_dip
     from .errors import (
         DescriptionError,
+        FondsRecordError,
         IdentificationError,
         InvalidPackageError,
         OaisPreserveError,
@@ -117,7 +121,16 @@ if TYPE_CHECKING:
     )
     from .executors import open_executor
     from .fixity import FileJob, FileRecord, read_file, read_files
-    from .handover import HandoverReceipt, HandoverResult, Party, find_aips, handover, verify_handover
+    from .handover import (
+        FondsConflictError,
+        HandoverIncompleteError,
+        HandoverReceipt,
+        HandoverResult,
+        Party,
+        find_aips,
+        handover,
+        verify_handover,
+    )
     from .identify import FormatIdentifier, Identification, default_identifier
     from .ingest import ingest
     from .ledger import Ledger
@@ -182,8 +195,11 @@ __all__ = [
     "Document",
     "FileJob",
     "FileRecord",
+    "FondsConflictError",
+    "FondsRecordError",
     "FondsStatistics",
     "FormatIdentifier",
+    "HandoverIncompleteError",
     "HandoverReceipt",
     "HandoverResult",
     "HoSo",

@@ -53,6 +53,15 @@ class DescriptionError(UserInputError):
         )
 
 
+class FondsRecordError(DescriptionError):
+    """A fonds record (``schemas/fonds.schema.json``, e.g. ``--fonds-record``) is invalid."""
+
+    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+        super().__init__(problems)
+        self.path = path
+        self.args = (f"{path}: bản mô tả phông không hợp lệ / invalid fonds record: {self.args[0]}",)
+
+
 class PackageConflictError(UserInputError):
     """A package of the same hồ sơ is already in place and its description differs from the one given.
 

@@ -8,7 +8,9 @@ AIPs as TT05 ``.zip`` files (or as bags), the danh mục thống kê (xlsx, csv,
 bản bàn giao (xlsx to print and sign, json for machines). The bag is serialized straight into
 an uncompressed tar, hashed while it is written; its SHA-256 is recorded beside it in
 ``NAME.tar.sha256`` (``sha256sum -c`` format). The tar is written under a temporary name and
-renamed into place when complete; a re-run skips finished fonds and redoes unfinished ones.
+renamed into place when complete; a re-run skips finished fonds (once their tar is checked
+against its digest and found to be what is asked) and redoes unfinished ones. Each fonds is
+handed over on its own: one refused does not stop the others (:class:`HandoverIncompleteError`).
 
 :func:`verify_handover` is the receiving side: the tar's digest, the bag and its profile, every
 AIP inside, and the statistics list and record against what is actually inside.
@@ -72,7 +74,9 @@ __all__ = [
     "STATISTICS_BASE",
     "Audit",
     "DamagedCopyError",
+    "FondsConflictError",
     "HandedPackage",
+    "HandoverIncompleteError",
     "HandoverReceipt",
     "HandoverResult",
     "Party",
@@ -101,7 +105,7 @@ CHUNK = 4 << 20
 BAG_SEAL = "tagmanifest-sha256.txt"
 
 if TYPE_CHECKING:
-    from .handover_storage import StoredAip
+    from .handover_storage import StorageSelection, StoredAip
 
 Progress = Callable[[str, int, int], None]
 Audit = Callable[[Path], ValidationReport]
@@ -149,6 +153,11 @@ class Party:
     organization: str
     representative: str = ""
     position: str = ""
+
+    def __post_init__(self) -> None:
+        # Names are compared and printed: NFC and trimmed, whatever the keyboard or shell produced.
+        for name in ("organization", "representative", "position"):
+            object.__setattr__(self, name, unicodedata.normalize("NFC", getattr(self, name)).strip())
 
 
 @dataclass(frozen=True)
@@ -217,59 +226,79 @@ def _bag_labels(path: Path) -> dict[str, str]:
         return {}
 
 
-def _gather(aips: Iterable[Path], wanted: Sequence[str] | None) -> dict[str, list[StoredAip]]:
-    """The AIPs of each wanted fonds, each with every copy found (in the order found).
+_UNREADABLE = "AIP không đọc được, không bàn giao / unreadable AIPs refused"
+
+
+def _gather(
+    aips: Iterable[Path], wanted: Sequence[str] | None
+) -> tuple[dict[str, list[StoredAip]], dict[str, OaisPreserveError], set[str]]:
+    """The AIPs of each wanted fonds, each with every copy found (in the order found); the fonds
+    refused, each with its reason; and every fonds code seen in the stores.
 
     The same OBJID in several stores is one AIP with several copies: the handover reads the
-    first good one. An unreadable AIP that may belong to a wanted fonds is refused by name,
-    unless its bag-info names an OBJID of which another copy can be read.
+    first good one. An unreadable AIP is refused by name, unless its bag-info names an OBJID of
+    which another copy can be read; it stops the fonds its bag-info names, or every fonds when
+    it names none (any of them may be incomplete).
     """
     from .handover_storage import StoredAip, StoredCopy
 
     by_objid: dict[str, StoredAip] = {}
     by_fonds: dict[str, list[StoredAip]] = {}
-    unreadable: list[tuple[str, Path, Problem]] = []
+    unreadable: list[tuple[str, str, Path, Problem]] = []  # (OBJID, fonds code, bag, why)
+    seen: set[str] = set()
     for path in map(Path, aips):
         labels = _bag_labels(path)
         group = labels.get("Bag-Group-Identifier")
+        if group is not None:
+            seen.add(group)
         if wanted and group is not None and group not in wanted:
             continue  # another fonds: its AIPs are not even opened
         try:
             facts = read_package_facts(path)
         except OaisPreserveError as exc:
             problem = Problem(path.name, str(exc), rule="unreadable")
-            unreadable.append((labels.get("External-Identifier", ""), path, problem))
+            unreadable.append((labels.get("External-Identifier", ""), group or "", path, problem))
+            continue
+        seen.add(facts.fonds_code)
+        if wanted and facts.fonds_code not in wanted:
             continue
         if facts.package_type != "AIP":
             problem = Problem(path.name, f"not an AIP ({facts.package_type or 'no type'})", rule="aip")
-            unreadable.append(("", path, problem))
-            continue
-        if wanted and facts.fonds_code not in wanted:
+            unreadable.append(("", facts.fonds_code, path, problem))
             continue
         aip = by_objid.get(facts.objid)
         if aip is None:
             aip = by_objid[facts.objid] = StoredAip(facts.objid, facts.arc_file_code, 0, [], {})
+            aip.facts = facts  # its fonds names are compared before the audit (see _check_fonds_agrees)
             by_fonds.setdefault(facts.fonds_code, []).append(aip)
         else:
             log.info("%s: another copy of %s", path, facts.objid)
         aip.candidates.append(StoredCopy(str(path), path))
-    refused = []
-    for objid, path, problem in unreadable:
+    refused: dict[str, list[Problem]] = {}
+    for objid, code, path, problem in unreadable:
         if objid in by_objid:  # another copy of it can be read: that one is handed over
             log.warning("%s: unreadable copy of %s, another copy is used: %s", path, objid, problem.message)
             by_objid[objid].rejected.append(f"{path}: {problem.message}")
         else:
-            refused.append(problem)
-    if refused:
-        raise InvalidPackageError("AIP không đọc được, không bàn giao / unreadable AIPs refused", refused)
-    missing = [code for code in wanted or () if code not in by_fonds]
-    if missing:
+            refused.setdefault(code, []).append(problem)
+    orphans = refused.pop("", [])
+    missing = [code for code in wanted or () if code not in by_fonds and code not in refused]
+    if missing and not orphans:
         raise UserInputError(f"không tìm thấy AIP của phông / no AIP found for fonds: {', '.join(missing)}")
-    if not by_fonds:
+    if orphans:  # fonds unknown: every fonds handed over may be missing them
+        codes = list(wanted or dict.fromkeys([*by_fonds, *refused]))
+        if not codes:
+            raise InvalidPackageError(_UNREADABLE, orphans)
+        for code in codes:
+            refused.setdefault(code, []).extend(orphans)
+    if not by_fonds and not refused:
         raise UserInputError("không tìm thấy AIP nào / no AIP found in the stores")
     for group_aips in by_fonds.values():
         group_aips.sort(key=lambda aip: (aip.hoso_code, aip.objid))
-    return by_fonds
+    failures: dict[str, OaisPreserveError] = {
+        code: InvalidPackageError(_UNREADABLE, problems) for code, problems in refused.items()
+    }
+    return {code: group for code, group in by_fonds.items() if code not in failures}, failures, seen
 
 
 class DamagedCopyError(InvalidPackageError):
@@ -278,6 +307,50 @@ class DamagedCopyError(InvalidPackageError):
     def __init__(self, package: Path, problems: Sequence[Problem]) -> None:
         super().__init__("AIP hỏng, không bàn giao / damaged AIP refused", problems)
         self.package = package
+
+
+class FondsConflictError(InvalidPackageError):
+    """The AIPs of one fonds disagree on its name, or on the archive (name or code) that keeps it.
+
+    Nothing of that fonds is written: the statistics list and the record would state one value
+    while some AIPs hold another. Each problem names the field, one distinct value and the AIPs
+    (mã hồ sơ, or OBJID) carrying it, so that the metadata can be corrected.
+    """
+
+    def __init__(self, fonds_code: str, problems: Sequence[Problem]) -> None:
+        super().__init__(
+            f"phông {fonds_code}: các AIP ghi khác nhau, không bàn giao / the AIPs of fonds "
+            f"{fonds_code} disagree, not handed over",
+            problems,
+        )
+        self.fonds_code = fonds_code
+
+
+class HandoverIncompleteError(InvalidPackageError):
+    """Some fonds could not be handed over; every other fonds was.
+
+    ``written``: the :class:`HandoverResult` of each fonds whose tar is in place (written now,
+    or found complete from an earlier run); ``failures``: mã phông -> the error that stopped it.
+    ``problems`` name each fonds refused, with its reason, then that error's own problems.
+    """
+
+    def __init__(self, written: Sequence[HandoverResult], failures: Mapping[str, OaisPreserveError]) -> None:
+        problems = []
+        for code, error in failures.items():
+            if isinstance(error, InvalidPackageError):
+                problems.append(Problem(code, error.path, rule="fonds"))
+                problems.extend(
+                    replace(p, where=p.where if p.where.startswith(f"{code}:") else f"{code}: {p.where}")
+                    for p in error.problems
+                )
+            else:
+                problems.append(Problem(code, str(error), rule="fonds"))
+        super().__init__(
+            f"{len(failures)} phông không bàn giao được / fonds not handed over: {', '.join(failures)}",
+            problems,
+        )
+        self.written = list(written)
+        self.failures = dict(failures)
 
 
 class _Source:
@@ -449,11 +522,19 @@ def handover(
     copy is listed, with the reasons, in one :class:`InvalidPackageError`. With
     ``verify_digests`` each payload file's SHA-256 is also checked against the AIP's manifest as
     it is copied; a mismatch makes that fonds' tar start again from the AIP's next copy, or stops
-    the fonds if there is none: nothing is published, and an output folder the call created is
-    removed again. The defaults together
+    the fonds if there is none: nothing of it is published. The defaults together
     equal :func:`full_audit` with one read per file; pass ``audit=full_audit`` to re-hash up
     front too, or an audit backed by the storage ledger. ``audit=None, verify_digests=False``
     only for AIPs audited moments ago.
+
+    AIPs of one fonds that disagree on its name or archive stop that fonds
+    (:class:`FondsConflictError`). A tar of the fonds and date already in place is trusted (a
+    result with ``skipped``) only when its SHA-256 equals its ``.sha256`` file and its record
+    lists the same AIPs, format and parties; otherwise :class:`UserInputError`, and the tar is
+    left as it is. Each fonds is handed over on its own; when some fail, the others are still
+    written and :class:`HandoverIncompleteError` carries their results (``written``) and every
+    failure; when the only fonds asked for fails, its own error is raised. An output folder the
+    call created is removed again when nothing was written in it.
     """
     if package_format not in ("zip", "bag"):
         raise UserInputError(f"{package_format}: package format must be 'zip' or 'bag'")
@@ -461,22 +542,48 @@ def handover(
         raise UserInputError("bên giao và bên nhận phải có tên cơ quan / both parties need an organisation")
     out_dir = Path(out_dir)
     options = _Options(sender, receiver, package_format, audit, verify_digests, handover_date or now().date())
+    records = fonds_records or {}
+    write: Callable[..., HandoverResult] = _handover_copies
+    if isinstance(aips, StorageConfig):
+        from .handover_storage import select_stored_aips
+
+        selection = select_stored_aips(aips, fonds, allow_below_minimum=allow_below_minimum, partial=True)
+        groups, seen = selection.fonds, set(selection.ledger_fonds)
+        failed: dict[str, OaisPreserveError] = {
+            code: InvalidPackageError(
+                "AIP chưa đủ điều kiện bàn giao / AIPs not ready for handover", problems
+            )
+            for code, problems in selection.refused.items()
+        }
+        write = functools.partial(_handover_stored, aips, selection)
+    else:
+        groups, failed, seen = _gather(aips, fonds)
+    if not out_dir.exists() and str(out_dir) in seen:  # `handover P07 P08` without OUT
+        raise UserInputError(
+            f"OUT '{out_dir}' là mã phông, thư mục ra đặt cuối cùng / OUT '{out_dir}' is a fonds code; "
+            "the output folder comes last"
+        )
+    for code in sorted(set(records) - set(groups) - set(failed)):
+        log.warning("fonds record for %s ignored: that fonds is not handed over", code)
+    results: list[HandoverResult] = []
     created = _make_dirs(out_dir)
     try:
         with executor_or_open(executor, workers) as pool:
-            if isinstance(aips, StorageConfig):
-                return _handover_from_storage(
-                    aips, out_dir, fonds, allow_below_minimum, options, fonds_records or {}, pool, progress
-                )
-            return [
-                _handover_copies(
-                    code, group, out_dir, options, (fonds_records or {}).get(code), pool, progress
-                )
-                for code, group in _gather(aips, fonds).items()
-            ]
+            for code, group in groups.items():
+                try:  # each fonds on its own: one refused does not stop the others
+                    results.append(write(code, group, out_dir, options, records.get(code), pool, progress))
+                except OaisPreserveError as exc:
+                    log.info("handover of %s refused: %s", code, exc)  # the error says it all
+                    failed[code] = exc
     except BaseException:
         _remove_empty(created)  # a refused handover leaves no folder behind that it made
         raise
+    if failed:
+        _remove_empty(created)
+        if not results and len(failed) == 1:
+            raise next(iter(failed.values()))  # one fonds asked for: its own error, as it is
+        raise HandoverIncompleteError(results, failed)
+    return results
 
 
 def _make_dirs(folder: Path) -> list[Path]:
@@ -509,44 +616,34 @@ class _Options:
     when: date
 
 
-def _handover_from_storage(
+def _handover_stored(
     config: StorageConfig,
+    selection: StorageSelection,
+    code: str,
+    aips: Sequence[StoredAip],
     out_dir: Path,
-    fonds: Sequence[str] | None,
-    allow_below_minimum: bool,
     options: _Options,
-    fonds_records: Mapping[str, FondsRecord],
+    record: FondsRecord | None,
     pool: Executor | None,
     progress: Progress | None,
-) -> list[HandoverResult]:
-    from .handover_storage import record_handover, select_stored_aips
+) -> HandoverResult:
+    """One fonds from storage: handed over as from folders, then recorded in the ledger."""
+    from .handover_storage import record_handover
 
-    selection = select_stored_aips(config, fonds, allow_below_minimum=allow_below_minimum)
-    results = []
-    for code, aips in selection.fonds.items():
-        result = _handover_copies(
-            code,
-            aips,
-            out_dir,
-            options,
-            fonds_records.get(code),
-            pool,
-            progress,
-            storage=functools.partial(selection.note, code),
-        )
-        record_handover(
-            config,
-            name=result.path.name.removesuffix(".tar"),
-            fonds_code=code,
-            handover_date=options.when.isoformat(),
-            path=result.path,
-            sha256=result.sha256,
-            size=result.bytes,
-            receiver=options.receiver.organization,
-            aips=aips,
-        )
-        results.append(replace(result, storage=selection.note(code)))
-    return results
+    note = functools.partial(selection.note, code)
+    result = _handover_copies(code, aips, out_dir, options, record, pool, progress, storage=note)
+    record_handover(
+        config,
+        name=result.path.name.removesuffix(".tar"),
+        fonds_code=code,
+        handover_date=options.when.isoformat(),
+        path=result.path,
+        sha256=result.sha256,
+        size=result.bytes,
+        receiver=options.receiver.organization,
+        aips=aips,
+    )
+    return replace(result, storage=note())
 
 
 def _handover_copies(
@@ -568,11 +665,13 @@ def _handover_copies(
     ``storage`` gives the record's storage section once the copies are chosen.
     """
     started = time.monotonic()
-    done = _existing_handover(code, out_dir, options.when, {aip.objid for aip in aips}, started)
+    done = _existing_handover(code, out_dir, options, {aip.objid for aip in aips}, started)
     if done is not None:
         return done
+    _check_fonds_agrees(code, aips)  # from the stores the facts are known already: before the audit
     while True:
         entries = _choose_copies(aips, options.audit, pool, progress)
+        _check_fonds_agrees(code, aips)
         by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
         digests = None
         if options.verify_digests:
@@ -591,8 +690,11 @@ def _handover_copies(
             )
         except DamagedCopyError as exc:  # damaged since its last audit: try the next copy
             aip = by_path[exc.package]
-            log.warning("%s: %s; trying another copy", exc.package, exc.problems[0])
-            if aip.drop(str(exc.problems[0])) is None:
+            following = aip.drop(str(exc.problems[0]))
+            if following is not None:
+                log.warning("%s: %s; trying another copy (%s)", exc.package, exc.problems[0], following.path)
+            else:  # the error raised below names it
+                log.info("%s: %s; no other copy", exc.package, exc.problems[0])
                 raise InvalidPackageError(
                     "AIP hỏng ở mọi bản sao, không bàn giao / every copy of an AIP is damaged",
                     [Problem(aip.objid, "; ".join(aip.rejected), rule="copies")],
@@ -642,20 +744,61 @@ def _choose_copies(
     return [(aip.candidates[aip.chosen].path, aip.facts) for aip in aips if aip.facts is not None]
 
 
+#: (field of PackageFacts, what it is) that every AIP of one fonds must state alike: the
+#: statistics list and the record state one value, and the receiving side compares them.
+_FONDS_FIELDS = (
+    ("fonds_name", "tên phông / fonds name"),
+    ("organization", "cơ quan lưu trữ / archive"),
+    ("archive_code", "mã cơ quan lưu trữ / archive code"),
+)
+
+
+def _check_fonds_agrees(code: str, aips: Sequence[StoredAip]) -> None:
+    """Refuse the fonds when its AIPs (those whose facts are known) name it differently.
+
+    The facts are NFC and trimmed (:func:`read_package_facts`), so only a real difference counts.
+    """
+    problems = []
+    for key, label in _FONDS_FIELDS:
+        holders: dict[str, list[str]] = {}
+        for aip in aips:
+            if aip.facts is not None:
+                holders.setdefault(getattr(aip.facts, key), []).append(aip.facts.arc_file_code or aip.objid)
+        if len(holders) < 2:
+            continue
+        for value, names in holders.items():
+            shown = ", ".join(names[:10]) + (f" … (+{len(names) - 10})" if len(names) > 10 else "")
+            problems.append(
+                Problem(
+                    f"{code}: {label}",
+                    f"ghi trong / stated in {len(names)} AIP: {shown}",
+                    value,
+                    "fonds-conflict",
+                )
+            )
+    if problems:
+        raise FondsConflictError(code, problems)
+
+
 def _read_sha_file(path: Path) -> str:
     text = path.read_text(encoding="utf-8").split()
     return text[0] if text else ""
 
 
+#: What to do about a handover tar in place that cannot be trusted (it is never overwritten).
+_CHECK_OR_REDO = (
+    "kiểm tra bằng verify-handover, hoặc xóa tệp .tar và .tar.sha256 để làm lại / check it with "
+    "`verify-handover`, or remove the tar and its .sha256 to build it again"
+)
+
+
 def _existing_handover(
-    code: str, out_dir: Path, when: date, objids: set[str], started: float
+    code: str, out_dir: Path, options: _Options, objids: set[str], started: float
 ) -> HandoverResult | None:
-    """The finished handover of this fonds and date, if one is already in place."""
-    name = handover_name(code, when)
-    final = out_dir / f"{name}.tar"
-    sha_file = out_dir / f"{name}.tar.sha256"
-    if final.exists() and sha_file.exists():
-        return _finished(code, final, sha_file, objids, started)
+    """The finished handover of this fonds and date, if one is already in place (checked)."""
+    final = out_dir / f"{handover_name(code, options.when)}.tar"
+    if final.exists():
+        return _finished(code, final, options, objids, started)
     return None
 
 
@@ -680,11 +823,8 @@ def _handover_fonds(
     sha_file = out_dir / f"{name}.tar.sha256"
     objids = {facts.objid for _path, facts in entries}
     with exclusive_lock(out_dir / f".{name}.tar.lock", final):
-        if final.exists() and sha_file.exists():
-            return _finished(code, final, sha_file, objids, started)
-        if final.exists():  # published, but its digest file was lost: recompute it
-            _write_sha_file(sha_file, _sha256_of(final), final.name)
-            return _finished(code, final, sha_file, objids, started)
+        if final.exists():  # another run published it meanwhile
+            return _finished(code, final, options, objids, started)
         facts = [fact for _path, fact in entries]
         stats = fonds_statistics(facts, {code: record} if record else None)[0]
         work = out_dir / f".{name}.work"
@@ -713,27 +853,118 @@ def _handover_fonds(
     return HandoverResult(code, final, digest, size, tuple(packages), stats, time.monotonic() - started)
 
 
-def _finished(code: str, final: Path, sha_file: Path, objids: set[str], started: float) -> HandoverResult:
-    """A handover already in place counts only if it carries exactly the AIPs asked for now."""
-    from .yearreport import read_handover_record
+def _finished(code: str, final: Path, options: _Options, objids: set[str], started: float) -> HandoverResult:
+    """A handover already in place counts only if it is intact and is what was asked for now.
 
-    listed = {package.get("objid") for package in read_handover_record(final)["packages"]}
-    if listed != objids:
+    Intact: its SHA-256 (one streaming read) equals its ``.sha256`` file, which the writer writes
+    before the tar is renamed into place, so a tar without one was tampered with. What was asked:
+    exactly these AIPs, in this format, between these parties. Anything else is refused with
+    what to do; a published tar is never overwritten or removed here.
+    """
+    sha_file = final.with_name(f"{final.name}.sha256")
+    if not sha_file.is_file():
         raise UserInputError(
-            f"{final}: đã có biên bản bàn giao cùng ngày với danh sách gói khác / a handover of this "
-            f"fonds and date already exists with other AIPs ({len(listed)} listed, {len(objids)} now); "
+            f"{final}: tệp tar bàn giao không có tệp {sha_file.name} / the handover tar is in place "
+            f"without its digest file; {_CHECK_OR_REDO}"
+        )
+    expected = _read_sha_file(sha_file).lower()
+    digest, documents, error = _read_published(final)
+    if digest != expected:
+        raise UserInputError(
+            f"{final}: SHA-256 khác tệp {sha_file.name} / the tar differs from its digest file "
+            f"(expected {expected or 'nothing'}, found {digest}): damaged since it was written?; "
+            f"{_CHECK_OR_REDO}"
+        )
+    if error:
+        raise UserInputError(
+            f"{final}: không đọc được tệp tar / cannot read the tar ({error}); {_CHECK_OR_REDO}"
+        )
+    record = documents.get(RECORD_BASE)
+    if not isinstance(record, dict) or not isinstance(record.get("packages"), list):
+        raise UserInputError(
+            f"{final}: không có biên bản bàn giao đọc được trong tệp tar / no readable handover record "
+            f"inside; {_CHECK_OR_REDO}"
+        )
+    differences = _differences(record, options, objids)
+    if differences:
+        raise UserInputError(
+            f"{final}: đã có bản bàn giao của phông này cùng ngày nhưng khác yêu cầu / a handover of "
+            f"this fonds and date already exists, made differently: {'; '.join(differences)}; "
             "choose another --date or move it away"
         )
     return HandoverResult(
         code,
         final,
-        _read_sha_file(sha_file),
+        digest,
         final.stat().st_size,
-        (),
-        None,
+        _handed_packages(record["packages"]),
+        _statistics_row(documents.get(STATISTICS_BASE), code),
         time.monotonic() - started,
         True,
     )
+
+
+def _read_published(final: Path) -> tuple[str, dict[str, Any], str]:
+    """One streaming read of a published tar: (its SHA-256, the record and statistics JSON found
+    under their paths in the bag, why they could not be read or "")."""
+    root = final.name.removesuffix(".tar")
+    wanted = {f"{root}/{base}.json": base for base in (RECORD_BASE, STATISTICS_BASE)}
+    documents: dict[str, Any] = {}
+    error = ""
+    with open(final, "rb") as raw:
+        reader = _HashingReader(raw)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
+                for member in archive:
+                    base = wanted.get(member.name)
+                    if base is not None and member.isreg() and member.size <= 256 << 20:
+                        handle = archive.extractfile(member)
+                        assert handle is not None
+                        documents[base] = json.loads(handle.read().decode("utf-8"))
+        except (tarfile.TarError, ValueError, EOFError) as exc:
+            error = str(exc) or type(exc).__name__
+        reader.drain()
+    return reader.sha.hexdigest(), documents, error
+
+
+def _differences(record: Mapping[str, Any], options: _Options, objids: set[str]) -> list[str]:
+    """How a published record differs from the handover asked for now (empty when it does not)."""
+    found = []
+    listed = {package.get("objid") for package in record["packages"] if isinstance(package, dict)}
+    if listed != objids:
+        found.append(f"other AIPs ({len(listed)} listed, {len(objids)} now)")
+    if record.get("package_format") != options.package_format:
+        found.append(f"--format {record.get('package_format')} (asked: {options.package_format})")
+    for side, party in (("sender", options.sender), ("receiver", options.receiver)):
+        stated = record.get(side)
+        stated = stated if isinstance(stated, dict) else {}
+        for key, asked in asdict(party).items():
+            value = stated.get(key)
+            value = unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
+            if value != asked:
+                found.append(f"{side} {key} {value!r} (asked: {asked!r})")
+    return found
+
+
+def _handed_packages(entries: Sequence[Any]) -> tuple[HandedPackage, ...]:
+    """The record's package list as :class:`HandedPackage` (what the tar was written with)."""
+    keys = HandedPackage.__dataclass_fields__
+    try:
+        return tuple(HandedPackage(**{k: v for k, v in entry.items() if k in keys}) for entry in entries)
+    except (TypeError, AttributeError):
+        return ()
+
+
+def _statistics_row(document: Any, code: str) -> FondsStatistics | None:
+    """This fonds' row of the statistics list (JSON form) in a published tar, if it can be read."""
+    keys = FondsStatistics.__dataclass_fields__
+    try:
+        for row in document["fonds"]:
+            if row.get("fonds_code") == code:
+                return FondsStatistics(**{k: v for k, v in row.items() if k in keys})
+    except (TypeError, KeyError, AttributeError):
+        pass
+    return None
 
 
 def _write_sha_file(path: Path, digest: str, name: str) -> None:

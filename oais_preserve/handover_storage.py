@@ -70,6 +70,8 @@ class StorageSelection:
     min_copies: int
     allow_below_minimum: bool
     fonds: dict[str, list[StoredAip]]
+    refused: dict[str, list[Problem]] = field(default_factory=dict)  # with ``partial``: fonds left out
+    ledger_fonds: list[str] = field(default_factory=list)  # every fonds code the ledger holds
 
     def below_minimum(self, code: str) -> list[StoredAip]:
         return [aip for aip in self.fonds.get(code, []) if aip.verified_copies < self.min_copies]
@@ -95,19 +97,26 @@ class StorageSelection:
 
 
 def select_stored_aips(
-    config: StorageConfig, fonds: Sequence[str] | None, *, allow_below_minimum: bool = False
+    config: StorageConfig,
+    fonds: Sequence[str] | None,
+    *,
+    allow_below_minimum: bool = False,
+    partial: bool = False,
 ) -> StorageSelection:
     """The AIPs of each fonds in ``fonds`` (default: every fonds in the ledger), from the ledger.
 
     Raises :class:`InvalidPackageError` naming every package that cannot be handed over: one with
     no clean bag-folder copy (always), one below the minimum of verified copies (unless
-    ``allow_below_minimum``). A fonds with no package in the ledger is a :class:`UserInputError`.
+    ``allow_below_minimum``). With ``partial`` the fonds holding such packages are left out of
+    ``fonds`` and listed in ``refused`` with those problems instead (the handover goes on with
+    the others). A fonds with no package in the ledger is a :class:`UserInputError`.
     """
     order = {name: index for index, name in enumerate(config.locations)}
     selection = StorageSelection(config.min_copies, allow_below_minimum, {})
     problems: list[Problem] = []
     with config.open_ledger() as ledger:
-        codes = list(dict.fromkeys(fonds)) if fonds else _all_fonds(ledger)
+        selection.ledger_fonds = _all_fonds(ledger)
+        codes = list(dict.fromkeys(fonds)) if fonds else selection.ledger_fonds
         missing = []
         for code in codes:
             packages = ledger.packages_in_fonds(code)
@@ -131,6 +140,7 @@ def select_stored_aips(
                         else "no undamaged copy (run audit and repair)"
                     )
                     problems.append(Problem(where, f"không có bản sao dùng được / {reason}", rule="copies"))
+                    selection.refused.setdefault(code, []).append(problems[-1])
                 if (row.id not in safe or media < config.min_copies) and not allow_below_minimum:
                     problems.append(
                         Problem(
@@ -142,6 +152,7 @@ def select_stored_aips(
                             "min-copies",
                         )
                     )
+                    selection.refused.setdefault(code, []).append(problems[-1])
                 digests = {f.path: f.sha256 for f in ledger.files(row.id) if f.path.startswith("data/")}
                 aips.append(StoredAip(row.objid, row.hoso_code, media, folders, digests))
     if missing:
@@ -151,8 +162,10 @@ def select_stored_aips(
         )
     if not selection.fonds:
         raise UserInputError("sổ lưu trữ chưa có AIP nào / the storage ledger holds no AIP")
-    if problems:
+    if problems and not partial:
         raise InvalidPackageError("AIP chưa đủ điều kiện bàn giao / AIPs not ready for handover", problems)
+    for code in selection.refused:
+        del selection.fonds[code]
     return selection
 
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 from lxml import etree
 
 from .description import date_bounds
-from .errors import DescriptionError, InvalidPackageError, Problem, UserInputError
+from .errors import FondsRecordError, InvalidPackageError, Problem, UserInputError
 from .profile import NS_CSIP, NS_METS, NS_PREMIS
 from .validate import check_zip_members
 from .xmlcheck import safe_parser
@@ -160,6 +161,8 @@ def _int(root: etree._Element, name: str) -> int:
 
 
 def _agent(header: etree._Element, role: str) -> tuple[str, str]:
+    """(code, name) of an organisation agent, NFC and trimmed: the handover compares them between
+    AIPs and the receiving side against the lists, so NFD and NFC spellings must be the same."""
     for agent in header.iterfind(f"{{{NS_METS}}}agent"):
         if agent.get("ROLE") == role and agent.get("TYPE") == "ORGANIZATION":
             name = _text(agent, f"{{{NS_METS}}}name")
@@ -167,7 +170,7 @@ def _agent(header: etree._Element, role: str) -> tuple[str, str]:
             for note in agent.iterfind(f"{{{NS_METS}}}note"):
                 if note.get(f"{{{NS_CSIP}}}NOTETYPE") == "IDENTIFICATIONCODE":
                     code = (note.text or "").strip()
-            return code, name
+            return unicodedata.normalize("NFC", code), unicodedata.normalize("NFC", name)
     return "", ""
 
 
@@ -251,7 +254,8 @@ def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
     """(mã phông, counters) from a fonds record JSON (``schemas/fonds.schema.json``).
 
     Only TT02 PaperTotal is taken from it: every other figure is computed from the packages.
-    Raises :class:`DescriptionError` listing every problem of an invalid record.
+    Raises :class:`FondsRecordError` (a :class:`DescriptionError`) listing every problem of an
+    invalid record.
     """
     from jsonschema import Draft202012Validator
 
@@ -273,7 +277,7 @@ def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
         for error in validator.iter_errors(data)
     ]
     if problems:
-        raise DescriptionError(problems)
+        raise FondsRecordError(str(path), problems)
     total, unit = data.get("paperTotal"), data.get("paperTotalUnit")
     labels = schema["properties"]["paperTotalUnit"].get("x-labels", {})
     if total is not None:  # 1200 stays 1200 in every form; 12.5 (mét giá) keeps its fraction

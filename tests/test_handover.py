@@ -11,8 +11,10 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import unicodedata
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +24,8 @@ from oais_preserve import InvalidPackageError, UserInputError
 from oais_preserve.cli import main
 from oais_preserve.handover import (
     PROFILE_ID,
+    FondsConflictError,
+    HandoverIncompleteError,
     Party,
     find_aips,
     handover,
@@ -721,14 +725,22 @@ def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_pa
     assert receipt.ok, receipt.problems
     assert receipt.receiver == "Bộ Nội vụ" and receipt.statistics and receipt.statistics.hoso == 2
     again = CliRunner().invoke(main, args)
-    assert again.exit_code == 0 and json.loads(again.output)["handovers"][0]["skipped"]
+    assert again.exit_code == 0, again.output
+    (skipped,) = json.loads(again.output)["handovers"]
+    # a re-run reports what the tar in place holds, read from it
+    assert skipped["skipped"] and skipped["packages"] == result["packages"]
+    assert skipped["statistics"] == result["statistics"] and skipped["sha256"] == result["sha256"]
     # the same fonds and date with a different set of AIPs is not taken for a finished job
     other = CliRunner().invoke(main, [*args[:3], "--store", str(store_b), *args[7:]])
     assert other.exit_code == 2 and "other AIPs" in other.output
-    # a crash between publishing the tar and writing its digest: the re-run writes the digest
+    # the digest file is written before the tar is published: a tar without it is not trusted,
+    # and no digest of whatever the tar now holds is written
     Path(f"{result['path']}.sha256").unlink()
-    assert CliRunner().invoke(main, args).exit_code == 0
-    assert Path(f"{result['path']}.sha256").read_text().split()[0] == _sha256(Path(result["path"]))
+    lost = CliRunner().invoke(main, args)
+    assert (
+        lost.exit_code == 2 and "without its digest file" in lost.stderr and "verify-handover" in lost.stderr
+    )
+    assert not Path(f"{result['path']}.sha256").exists()
 
     unknown_args = ["handover", "P99", str(out), "--store", str(fonds_store), "--sender", "X"]
     unknown = CliRunner().invoke(main, unknown_args)
@@ -783,10 +795,20 @@ def test_unreadable_aip_blocks_only_its_own_fonds(fonds_store: Path, tmp_path: P
     (broken / "data" / "METS.xml").write_text("<mets")  # not well-formed
     results = handover(find_aips([store]), tmp_path / "a", sender=SENDER, receiver=RECEIVER, fonds=["P08"])
     assert [r.fonds_code for r in results] == ["P08"]
-    with pytest.raises(InvalidPackageError) as caught:
+    # every fonds: P08 is still handed over, P07 is refused naming the AIP
+    with pytest.raises(HandoverIncompleteError) as caught:
         handover(find_aips([store]), tmp_path / "b", sender=SENDER, receiver=RECEIVER, workers=1)
-    assert [p.where for p in caught.value.problems] == ["broken-P07"]
-    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+    assert [p.where for p in caught.value.problems] == ["P07", "P07: broken-P07"]
+    assert [r.fonds_code for r in caught.value.written] == ["P08"] and list(caught.value.failures) == ["P07"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        f"{caught.value.written[0].path.name}",
+        f"{caught.value.written[0].path.name}.sha256",
+    ]
+    # P07 alone: its own error, as it is
+    with pytest.raises(InvalidPackageError) as alone:
+        handover(find_aips([store]), tmp_path / "c", sender=SENDER, receiver=RECEIVER, fonds=["P07"])
+    assert not isinstance(alone.value, HandoverIncompleteError)
+    assert [p.where for p in alone.value.problems] == ["broken-P07"] and not (tmp_path / "c").exists()
 
 
 def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Path) -> None:
@@ -810,9 +832,194 @@ def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Pat
     assert (stats["paper_total"], stats["paper_total_unit"]) == (12.5, "mét giá")
     assert stats["copy_number"] == _independent_counts(fonds_store, "P08")["pages"] != 999999
     assert verify_handover(Path(handed["path"]), workers=1).ok
+    # a record of a fonds not handed over: one warning line, the handover goes on (here: in place)
+    other = tmp_path / "P99.json"
+    other.write_text(json.dumps(record | {"fondsCode": "P99"}, ensure_ascii=False), encoding="utf-8")
+    unused = CliRunner().invoke(main, [*args, "--fonds-record", str(path), "--fonds-record", str(other)])
+    assert unused.exit_code == 0, unused.output
+    (warning,) = unused.stderr.splitlines()
+    assert "P99" in warning and "ignored" in warning and str(other) in warning
     path.write_text(json.dumps(record | {"paperTotal": "nhiều"}), encoding="utf-8")
     bad = CliRunner().invoke(main, [*args, "--fonds-record", str(path)])
     assert bad.exit_code == 2 and "paperTotal" in bad.output
+    assert f"{path}: bản mô tả phông không hợp lệ / invalid fonds record" in bad.stderr
+    assert "invalid description" not in bad.output
+
+
+def test_library_warns_of_a_fonds_record_not_used(
+    fonds_store: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from oais_preserve.statistics import FondsRecord
+
+    store = _copy_fonds(fonds_store, "P08", tmp_path / "store")[0].parent
+    with caplog.at_level("WARNING", logger="oais_preserve.handover"):
+        handover(
+            find_aips([store]),
+            tmp_path / "out",
+            sender=SENDER,
+            receiver=RECEIVER,
+            fonds_records={"P99": FondsRecord(3.0, "mét giá")},
+            workers=1,
+        )
+    assert "fonds record for P99 ignored" in caplog.text
+
+
+# --- one fonds' AIPs must agree on the fonds; each fonds is handed over on its own -------------
+
+
+def _copy_fonds(fonds_store: Path, fonds: str, store: Path, count: int | None = None) -> list[Path]:
+    """Copies of the AIP bags of one fonds into ``store`` (the first ``count``); returns them."""
+    bags = [b for b in sorted(fonds_store.iterdir()) if f": {fonds}\n" in (b / "bag-info.txt").read_text()]
+    for bag in bags[:count]:
+        shutil.copytree(bag, store / bag.name)
+    return [store / bag.name for bag in bags[:count]]
+
+
+def _set_fonds_name(bag: Path, name: str) -> None:
+    """Rename the fonds in the AIP's METS header and reseal the bag (a consistent, valid AIP)."""
+    mets = bag / "data" / "METS.xml"
+    text = mets.read_text(encoding="utf-8")
+    pattern = r'(<agent ROLE="ARCHIVIST" TYPE="ORGANIZATION">\s*<name>)[^<]*(</name>)'
+    edited = re.sub(pattern, lambda m: f"{m[1]}{name}{m[2]}", text, count=1)
+    assert edited != text
+    mets.write_text(edited, encoding="utf-8")
+    _reseal(bag)
+
+
+def test_aips_of_one_fonds_that_disagree_are_refused(fonds_store: Path, tmp_path: Path) -> None:
+    from oais_preserve.statistics import read_package_facts
+
+    bags = _copy_fonds(fonds_store, "P08", tmp_path / "store")
+    store = bags[0].parent
+    facts = [read_package_facts(bag) for bag in bags]
+    original, renamed = facts[0].fonds_name, "Phông Sở Thủy lợi tỉnh Bắc Thái"
+    _set_fonds_name(bags[1], renamed)
+    out = tmp_path / "out"
+    with pytest.raises(FondsConflictError) as caught:
+        handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
+    stated = {p.value: p.message for p in caught.value.problems}
+    assert set(stated) == {original, renamed}  # each distinct value, with the hồ sơ stating it
+    assert facts[0].arc_file_code in stated[original] and facts[1].arc_file_code in stated[renamed]
+    assert {p.rule for p in caught.value.problems} == {"fonds-conflict"} and not out.exists()
+    args = ["handover", "P08", str(out), "--store", str(store), "--sender", "X", "-w", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and renamed in result.stderr and original in result.stderr
+    # the same name in NFD with a trailing space is the same name: handed over, and accepted
+    _set_fonds_name(bags[1], unicodedata.normalize("NFD", original) + " ")
+    assert read_package_facts(bags[1]).fonds_name == original
+    (handed,) = handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
+    receipt = verify_handover(handed.path, workers=1)
+    assert receipt.ok, receipt.problems
+
+
+def test_each_fonds_is_handed_over_on_its_own(
+    fonds_store: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "store"
+    _copy_fonds(fonds_store, "P07", store, 2)
+    victim = _flip_payload(_copy_fonds(fonds_store, "P08", store)[1])
+    out = tmp_path / "out"
+    with (
+        caplog.at_level("INFO", logger="oais_preserve.handover"),
+        pytest.raises(HandoverIncompleteError) as caught,
+    ):
+        handover(find_aips([store]), out, sender=SENDER, receiver=RECEIVER, workers=1)
+    error = caught.value
+    assert [r.fonds_code for r in error.written] == ["P07"] and list(error.failures) == ["P08"]
+    assert error.problems[0].where == "P08" and victim.name in str(error.problems)
+    assert "trying another copy" not in caplog.text and "no other copy" in caplog.text  # there is none
+    receipt = verify_handover(error.written[0].path, workers=1)
+    assert receipt.ok, receipt.problems
+    # the command shows the tar in place and what failed (text and JSON), exit 1
+    args = ["handover", "P07", "P08", str(out), "--store", str(store), "--sender", SENDER.organization]
+    args += ["--sender-name", SENDER.representative, "--sender-position", SENDER.position, "-w", "1"]
+    args += ["--receiver", RECEIVER.organization, "--receiver-name", RECEIVER.representative]
+    args += ["--receiver-position", RECEIVER.position]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 1 and str(error.written[0].path) in text.stdout
+    assert "P08" in text.stderr.splitlines()[-1] and "1 written" in text.stderr
+    as_json = CliRunner().invoke(main, [*args, "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert data["ok"] is False and data["failed"] == ["P08"]
+    assert [h["fonds_code"] for h in data["handovers"]] == ["P07"] and data["handovers"][0]["skipped"]
+    assert any(victim.name in p["message"] for p in data["problems"])
+
+
+def test_a_forgotten_out_is_not_taken_for_a_fonds(
+    fonds_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main, ["handover", "P07", "P08", "--store", str(fonds_store), "--sender", "S"]
+    )
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert "'P08'" in line and "is a fonds code; the output folder comes last" in line
+    assert not (tmp_path / "P08").exists()
+
+
+# --- a re-run trusts only an intact tar made as asked -------------------------------------------
+
+
+def test_a_rerun_trusts_only_an_intact_tar_made_as_asked(fonds_store: Path, tmp_path: Path) -> None:
+    from datetime import date
+
+    from oais_preserve.yearreport import read_handover_record
+
+    store = _copy_fonds(fonds_store, "P08", tmp_path / "store")[0].parent
+    out = tmp_path / "out"
+    nfd = Party(
+        *(unicodedata.normalize("NFD", f" {value} ") for value in (SENDER.organization, "Lê Thị Ánh"))
+    )
+    assert nfd == Party(SENDER.organization, "Lê Thị Ánh")  # NFC and trimmed
+    options: dict[str, Any] = dict(sender=nfd, receiver=Party("Bộ Nội vụ"), handover_date=date(2026, 12, 15))
+
+    def run(**changes: Any) -> list[Any]:
+        return handover(find_aips([store]), out, **(options | {"workers": 1} | changes))
+
+    (first,) = run()
+    assert read_handover_record(first.path)["sender"]["representative"] == "Lê Thị Ánh"
+    (again,) = run()
+    assert again.skipped and (again.sha256, again.bytes) == (first.sha256, first.bytes)
+    assert again.packages == first.packages and again.statistics == first.statistics
+
+    tar, sha_file = first.path, Path(f"{first.path}.sha256")
+    pristine, digest_line = tar.read_bytes(), sha_file.read_text(encoding="utf-8")
+
+    def refused(match: str) -> None:
+        with pytest.raises(UserInputError, match=match) as caught:
+            run()
+        assert "verify-handover" in str(caught.value)
+
+    damaged = bytearray(pristine)
+    damaged[len(damaged) // 2] ^= 0xFF
+    tar.write_bytes(bytes(damaged))
+    refused("differs from its digest file")
+    assert tar.read_bytes() == damaged and sha_file.read_text(encoding="utf-8") == digest_line
+    args = ["handover", "P08", str(out), "--store", str(store), "--sender", SENDER.organization]
+    args += ["--sender-name", "Lê Thị Ánh", "--date", "2026-12-15", "-w", "1"]
+    cli = CliRunner().invoke(main, args)
+    assert cli.exit_code == 2 and len(cli.stderr.splitlines()) == 1 and "verify-handover" in cli.stderr
+    tar.write_bytes(pristine)
+    sha_file.unlink()
+    refused("without its digest file")
+    assert not sha_file.exists()  # the digest of a tar nobody vouches for is not written
+    truncated = pristine[: len(pristine) // 2]
+    tar.write_bytes(truncated)
+    sha_file.write_text(f"{hashlib.sha256(truncated).hexdigest()}  {tar.name}\n", encoding="utf-8")
+    refused("cannot read the tar")
+
+    tar.write_bytes(pristine)
+    sha_file.write_text(digest_line, encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"--format zip \(asked: bag\)"):
+        run(package_format="bag")
+    with pytest.raises(UserInputError, match=r"receiver organization 'Bộ Nội vụ'.*Sở Nội vụ"):
+        run(receiver=Party("Sở Nội vụ tỉnh Thái Nguyên"))
+    with pytest.raises(UserInputError, match="sender organization"):
+        run(sender=Party("Trung tâm khác", "Lê Thị Ánh"))
+    assert tar.read_bytes() == pristine and run()[0].skipped
+    assert CliRunner().invoke(main, args).exit_code == 0
 
 
 def test_fonds_record_whole_paper_total_is_written_as_a_whole_number(tmp_path: Path) -> None:

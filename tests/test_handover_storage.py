@@ -17,7 +17,8 @@ from oais_preserve import InvalidPackageError, UserInputError
 from oais_preserve.audits import audit, repair
 from oais_preserve.bag import read_bag_info
 from oais_preserve.cli import main
-from oais_preserve.handover import Party, handover, verify_handover
+from oais_preserve.handover import HandoverIncompleteError, Party, handover, verify_handover
+from oais_preserve.handover_storage import select_stored_aips
 from oais_preserve.ledger import _MIGRATIONS, SCHEMA_VERSION, Ledger
 from oais_preserve.storage import StorageConfig, store
 from oais_preserve.yearreport import COLUMNS, UNKNOWN, yearly_report
@@ -207,6 +208,22 @@ def test_below_minimum_is_refused_unless_allowed_and_then_recorded(fonds_store: 
         c for row in load_workbook(tmp_path / "record.xlsx").active.iter_rows(values_only=True) for c in row
     ]
     assert any(isinstance(c, str) and "chưa đủ 2 bản sao" in c for c in cells)
+
+
+def test_a_fonds_not_ready_does_not_stop_the_others(fonds_store: Path, tmp_path: Path) -> None:
+    config = _stored(tmp_path, _bags_of(fonds_store, "P07")[:2])  # two verified copies each
+    store(config, _bags_of(fonds_store, "P08")[0])  # one copy only: below the minimum
+    with pytest.raises(InvalidPackageError):  # the library call on its own still refuses the lot
+        select_stored_aips(config, None)
+    out = tmp_path / "out"
+    with pytest.raises(HandoverIncompleteError) as caught:
+        handover(config, out, sender=SENDER, receiver=RECEIVER, workers=1)
+    (written,) = caught.value.written
+    assert written.fonds_code == "P07" and list(caught.value.failures) == ["P08"]
+    assert [p.rule for p in caught.value.problems] == ["fonds", "min-copies"]
+    assert verify_handover(written.path, workers=1).ok
+    with Ledger(config.ledger_path) as ledger:
+        assert [row.fonds_code for row in ledger.handovers()] == ["P07"]
 
 
 def test_handover_cli_needs_exactly_one_source(tmp_path: Path, fonds_store: Path) -> None:

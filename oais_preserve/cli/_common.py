@@ -17,7 +17,14 @@ from typing import Any, NoReturn
 import click
 
 from .. import __version__
-from ..errors import DescriptionError, InvalidPackageError, OaisPreserveError, Problem, UserInputError
+from ..errors import (
+    DescriptionError,
+    FondsRecordError,
+    InvalidPackageError,
+    OaisPreserveError,
+    Problem,
+    UserInputError,
+)
 
 EXIT_INVALID = 1
 EXIT_USER = 2
@@ -83,6 +90,12 @@ def handle_errors(as_json: bool) -> Iterator[None]:
     """Turn library errors into one-line messages and exit codes; never a traceback for a user."""
     try:
         yield
+    except FondsRecordError as exc:
+        report_problems(as_json, exc.path, exc.problems)
+        count = len(exc.problems)
+        fail(
+            EXIT_USER, f"{exc.path}: bản mô tả phông không hợp lệ / invalid fonds record: {count} problem(s)"
+        )
     except DescriptionError as exc:
         report_problems(as_json, "description", exc.problems)
         fail(EXIT_USER, f"mô tả không hợp lệ / invalid description: {len(exc.problems)} problem(s)")

@@ -15,6 +15,7 @@ from ._common import (
     EXIT_INVALID,
     Progress,
     emit,
+    fail,
     handle_errors,
     json_option,
     main,
@@ -102,7 +103,7 @@ def handover_command(
     first; one tar per fonds is written into OUT, with NAME.tar.sha256 beside it.
     """
     from ..executors import open_executor
-    from ..handover import Party, find_aips, handover
+    from ..handover import HandoverIncompleteError, Party, find_aips, handover
     from ..statistics import load_fonds_record
     from ..storage import StorageConfig, load_storage_config
 
@@ -115,31 +116,45 @@ def handover_command(
             raise UserInputError("give either --storage CONFIG.toml or --store FOLDER (not both)")
         if allow_below_minimum and storage_path is None:
             raise UserInputError("--allow-below-minimum needs --storage")
-        records = dict(load_fonds_record(path) for path in fonds_records)
+        records = {}
+        for path in fonds_records:
+            code, record = load_fonds_record(path)
+            if code in fonds:
+                records[code] = record
+            else:
+                click.echo(
+                    f"oais-preserve: chú ý / warning: {path}: bản mô tả phông {code} không dùng / fonds "
+                    f"record of {code} ignored: {code} is not among the fonds handed over",
+                    err=True,
+                )
         source: StorageConfig | Iterable[Path] = (
             load_storage_config(storage_path) if storage_path is not None else find_aips(stores)
         )
+        incomplete = None
         with open_executor(workers, scheduler) as executor:
-            results = handover(
-                source,
-                out,
-                sender=Party(sender, sender_name, sender_position),
-                receiver=Party(receiver, receiver_name, receiver_position),
-                fonds=list(fonds),
-                package_format=package_format,
-                fonds_records=records,
-                handover_date=when.date() if when else None,
-                allow_below_minimum=allow_below_minimum,
-                workers=workers,  # with executor None (-w 1): run in this process, no pool
-                executor=executor,
-                progress=progress,
-            )
+            try:
+                results = handover(
+                    source,
+                    out,
+                    sender=Party(sender, sender_name, sender_position),
+                    receiver=Party(receiver, receiver_name, receiver_position),
+                    fonds=list(fonds),
+                    package_format=package_format,
+                    fonds_records=records,
+                    handover_date=when.date() if when else None,
+                    allow_below_minimum=allow_below_minimum,
+                    workers=workers,  # with executor None (-w 1): run in this process, no pool
+                    executor=executor,
+                    progress=progress,
+                )
+            except HandoverIncompleteError as exc:  # the tars written are shown, then what failed
+                incomplete, results = exc, exc.written
         progress.close()
 
     def human() -> None:
         for result in results:
             state = "đã có sẵn / already written" if result.skipped else "đã bàn giao / written"
-            count = f"{len(result.packages)} AIP, " if not result.skipped else ""
+            count = f"{len(result.packages)} AIP, " if result.packages else ""
             click.echo(f"{state}: {result.path} ({count}{result.bytes} bytes)\n  SHA-256 {result.sha256}")
             storage = result.storage or {}
             below = storage.get("below_minimum") or []
@@ -149,7 +164,19 @@ def handover_command(
                     "(stated in the handover record)"
                 )
 
-    emit(as_json, {"ok": True, "handovers": [r.to_dict() for r in results]}, human)
+    handed = {"handovers": [r.to_dict() for r in results]}
+    if incomplete is None:
+        emit(as_json, {"ok": True, **handed}, human)
+        return
+    problems = [
+        {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value}
+        for p in incomplete.problems
+    ]
+    emit(as_json, {"ok": False, **handed, "failed": list(incomplete.failures), "problems": problems}, human)
+    if not as_json:
+        for line in problem_lines(incomplete.problems):
+            click.echo(line, err=True)
+    fail(EXIT_INVALID, f"{incomplete.path} ({len(results)} written)")
 
 
 @main.command("verify-handover")
