@@ -205,17 +205,31 @@ class HandoverResult:
 
 
 def find_aips(stores: Iterable[Path]) -> Iterator[Path]:
-    """Every bag under the store folders (a folder holding ``bagit.txt``); bags are not descended into."""
+    """Every bag under the store folders; bags are not descended into.
+
+    A bag is a folder holding ``bagit.txt``, or any other sign of one (``bag-info.txt``, a
+    manifest, ``data/METS.xml``): a bag that lost its ``bagit.txt`` is still found, and then
+    refused by the audit with the reason, rather than silently left out of the handover.
+    """
     for store in stores:
         store = Path(store)
         if not store.is_dir():
             raise UserInputError(f"{store}: store folder not found")
-        for dirpath, dirnames, _files in os.walk(store):
+        for dirpath, dirnames, files in os.walk(store):
             here = Path(dirpath)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
-            if (here / "bagit.txt").is_file():
+            if _looks_like_a_bag(here, files):
                 dirnames[:] = []
                 yield here
+
+
+def _looks_like_a_bag(folder: Path, files: Sequence[str]) -> bool:
+    names = set(files)
+    if names & {"bagit.txt", "bag-info.txt"} or any(
+        name.startswith(("manifest-", "tagmanifest-")) and name.endswith(".txt") for name in names
+    ):
+        return True
+    return (folder / "data" / "METS.xml").is_file()
 
 
 def _bag_labels(path: Path) -> dict[str, str]:
@@ -780,11 +794,6 @@ def _check_fonds_agrees(code: str, aips: Sequence[StoredAip]) -> None:
         raise FondsConflictError(code, problems)
 
 
-def _read_sha_file(path: Path) -> str:
-    text = path.read_text(encoding="utf-8").split()
-    return text[0] if text else ""
-
-
 #: What to do about a handover tar in place that cannot be trusted (it is never overwritten).
 _CHECK_OR_REDO = (
     "kiểm tra bằng verify-handover, hoặc xóa tệp .tar và .tar.sha256 để làm lại / check it with "
@@ -867,13 +876,16 @@ def _finished(code: str, final: Path, options: _Options, objids: set[str], start
             f"{final}: tệp tar bàn giao không có tệp {sha_file.name} / the handover tar is in place "
             f"without its digest file; {_CHECK_OR_REDO}"
         )
-    expected = _read_sha_file(sha_file).lower()
+    try:
+        expected = _sha_file_digest(sha_file, final.name)
+    except _UnusableShaFile as exc:
+        shown = f" ({exc.value})" if exc.value else ""
+        raise UserInputError(f"{sha_file}: {exc.reason}{shown}; {_CHECK_OR_REDO}") from exc
     digest, documents, error = _read_published(final)
     if digest != expected:
         raise UserInputError(
             f"{final}: SHA-256 khác tệp {sha_file.name} / the tar differs from its digest file "
-            f"(expected {expected or 'nothing'}, found {digest}): damaged since it was written?; "
-            f"{_CHECK_OR_REDO}"
+            f"(expected {expected}, found {digest}): damaged since it was written?; {_CHECK_OR_REDO}"
         )
     if error:
         raise UserInputError(
@@ -932,7 +944,13 @@ def _differences(record: Mapping[str, Any], options: _Options, objids: set[str])
     found = []
     listed = {package.get("objid") for package in record["packages"] if isinstance(package, dict)}
     if listed != objids:
-        found.append(f"other AIPs ({len(listed)} listed, {len(objids)} now)")
+        gone, new = sorted(map(str, listed - objids)), sorted(objids - listed)
+        found.append(
+            f"other AIPs ({len(listed)} listed, {len(objids)} now"
+            + (f"; only in the tar: {_few(gone)}" if gone else "")
+            + (f"; only now: {_few(new)}" if new else "")
+            + ")"
+        )
     if record.get("package_format") != options.package_format:
         found.append(f"--format {record.get('package_format')} (asked: {options.package_format})")
     for side, party in (("sender", options.sender), ("receiver", options.receiver)):
@@ -944,6 +962,12 @@ def _differences(record: Mapping[str, Any], options: _Options, objids: set[str])
             if value != asked:
                 found.append(f"{side} {key} {value!r} (asked: {asked!r})")
     return found
+
+
+def _few(names: Sequence[str], most: int = 5) -> str:
+    """Up to ``most`` names, then how many more."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _handed_packages(entries: Sequence[Any]) -> tuple[HandedPackage, ...]:
@@ -1447,12 +1471,20 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _digest_from_sha_file(sha_file: Path, tar_name: str, receipt: HandoverReceipt) -> str | None:
-    """The digest a ``NAME.tar.sha256`` file states for the tar; None (and a problem) when it cannot say.
+class _UnusableShaFile(ValueError):
+    """Why a ``.sha256`` file cannot vouch for its tar (``value``: what it holds instead, if anything)."""
 
-    An unreadable or garbled file, or one naming another file, cannot vouch for this tar.
+    def __init__(self, reason: str, value: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.value = reason, value
+
+
+def _sha_file_digest(sha_file: Path, tar_name: str) -> str:
+    """The SHA-256 a ``NAME.tar.sha256`` file (sha256sum format) states for ``tar_name``.
+
+    Raises :class:`_UnusableShaFile` for an unreadable or garbled file, an empty one, or one
+    naming another file: none of them can vouch for this tar.
     """
-    cannot = "không dùng được để kiểm tra SHA-256 / the tar's digest cannot be checked against it"
     try:
         with open(sha_file, "rb") as fh:
             data = fh.read(_SHA_FILE_LIMIT + 1)
@@ -1460,24 +1492,13 @@ def _digest_from_sha_file(sha_file: Path, tar_name: str, receipt: HandoverReceip
             raise ValueError(f"larger than {_SHA_FILE_LIMIT} bytes")
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        receipt.add(
-            sha_file.name,
-            f"tệp .sha256 không đọc được / unreadable .sha256 file ({exc}): {cannot}",
-            rule="tar-digest",
-        )
-        return None
+        raise _UnusableShaFile(f"tệp .sha256 không đọc được / unreadable .sha256 file ({exc})") from exc
     named = []
     for line in text.splitlines():
         match = _SHA_LINE.fullmatch(line.strip("\r\n\ufeff"))
         if match is None:
             if line.strip():
-                receipt.add(
-                    sha_file.name,
-                    f"dòng không đúng dạng sha256sum / not a sha256sum line: {cannot}",
-                    line[:200],
-                    "tar-digest",
-                )
-                return None
+                raise _UnusableShaFile("dòng không đúng dạng sha256sum / not a sha256sum line", line[:200])
             continue
         escaped, digest, name = match.groups()
         if name is not None and escaped:  # sha256sum escapes "\\" and newlines in names
@@ -1487,15 +1508,20 @@ def _digest_from_sha_file(sha_file: Path, tar_name: str, receipt: HandoverReceip
             return digest.lower()
         named.append(name)
     if not named:
-        receipt.add(sha_file.name, f"tệp .sha256 rỗng / empty .sha256 file: {cannot}", rule="tar-digest")
-    else:
-        receipt.add(
-            sha_file.name,
-            f"tệp .sha256 ghi SHA-256 của tệp khác / the .sha256 file names another file: {cannot}",
-            ", ".join(named),
-            "tar-digest",
-        )
-    return None
+        raise _UnusableShaFile("tệp .sha256 rỗng / empty .sha256 file")
+    raise _UnusableShaFile(
+        "tệp .sha256 ghi SHA-256 của tệp khác / the .sha256 file names another file", ", ".join(named)
+    )
+
+
+def _digest_from_sha_file(sha_file: Path, tar_name: str, receipt: HandoverReceipt) -> str | None:
+    """The digest a ``.sha256`` file states for the tar; None (and a receipt problem) when it cannot say."""
+    try:
+        return _sha_file_digest(sha_file, tar_name)
+    except _UnusableShaFile as exc:
+        cannot = "không dùng được để kiểm tra SHA-256 / the tar's digest cannot be checked against it"
+        receipt.add(sha_file.name, f"{exc.reason}: {cannot}", exc.value, "tar-digest")
+        return None
 
 
 def verify_handover(

@@ -382,7 +382,8 @@ def yearly_report(
             report.problems.append(
                 Problem(str(tar), f"không đọc được, bỏ qua / unreadable, left out: {detail}", rule="handover")
             )
-            log.warning("%s: handover tar left out of the report: %s", tar, detail)
+            # INFO: the caller gets it in report.problems (the CLI prints it once, as a warning)
+            log.info("%s: handover tar left out of the report: %s", tar, detail)
     other_audits = 0  # audits given by collectors other than the ledger: theirs are summed
     for collector in collectors:
         figures = collector(year)

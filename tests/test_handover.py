@@ -733,6 +733,7 @@ def test_bag_format_multi_store_resume_and_user_errors(fonds_store: Path, tmp_pa
     # the same fonds and date with a different set of AIPs is not taken for a finished job
     other = CliRunner().invoke(main, [*args[:3], "--store", str(store_b), *args[7:]])
     assert other.exit_code == 2 and "other AIPs" in other.output
+    assert "only in the tar: urn:P08:uuid:" in other.output  # which ones, not only how many
     # the digest file is written before the tar is published: a tar without it is not trusted,
     # and no digest of whatever the tar now holds is written
     Path(f"{result['path']}.sha256").unlink()
@@ -912,6 +913,15 @@ def test_aips_of_one_fonds_that_disagree_are_refused(fonds_store: Path, tmp_path
     assert receipt.ok, receipt.problems
 
 
+def test_a_bag_that_lost_its_bagit_txt_is_not_silently_left_out(fonds_store: Path, tmp_path: Path) -> None:
+    bags = _copy_fonds(fonds_store, "P08", tmp_path / "store")
+    (bags[1] / "bagit.txt").unlink()
+    assert bags[1] in list(find_aips([bags[0].parent]))
+    with pytest.raises(InvalidPackageError) as caught:
+        handover(find_aips([bags[0].parent]), tmp_path / "out", sender=SENDER, receiver=RECEIVER, workers=1)
+    assert bags[1].name in str(caught.value.problems) and not (tmp_path / "out").exists()
+
+
 def test_each_fonds_is_handed_over_on_its_own(
     fonds_store: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1009,8 +1019,16 @@ def test_a_rerun_trusts_only_an_intact_tar_made_as_asked(fonds_store: Path, tmp_
     tar.write_bytes(truncated)
     sha_file.write_text(f"{hashlib.sha256(truncated).hexdigest()}  {tar.name}\n", encoding="utf-8")
     refused("cannot read the tar")
-
     tar.write_bytes(pristine)
+    for garbled, why in (
+        (b"\xff\xfe\x00", "unreadable .sha256 file"),  # not text: one line, not a crash
+        (b"", "empty .sha256 file"),
+        (f"{first.sha256}  BGNV_P07_20261215.tar\n".encode(), "names another file"),
+    ):
+        sha_file.write_bytes(garbled)
+        refused(why)
+        assert sha_file.read_bytes() == garbled
+
     sha_file.write_text(digest_line, encoding="utf-8")
     with pytest.raises(UserInputError, match=r"--format zip \(asked: bag\)"):
         run(package_format="bag")
