@@ -18,6 +18,7 @@ AIP inside, and the statistics list and record against what is actually inside.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -1411,9 +1412,15 @@ def _safe_member(member: tarfile.TarInfo, roots: set[str], seen: dict[str, bool]
         return "not a plain file or folder (links, devices and sparse files are refused)"
     if name in seen and not (seen[name] and member.isdir()):  # a second copy would replace the first
         return "the same file appears twice in the archive"
+    if any(seen.get("/".join(parts[:i])) is False for i in range(1, len(parts))):
+        return "placed under a file of the archive, as if it were a folder"
     seen[name] = member.isdir()
     roots.add(parts[0])
     return None
+
+
+#: Errors of extraction that come from the member's name (too long, a file where a folder goes).
+_NAME_ERRNOS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EINVAL, errno.EILSEQ}
 
 
 def _extract(tar_path: Path, dest: Path, receipt: HandoverReceipt) -> Path | None:
@@ -1439,6 +1446,10 @@ def _extract(tar_path: Path, dest: Path, receipt: HandoverReceipt) -> Path | Non
                             archive.extract(member, dest, set_attrs=False, filter="data")
                         except tarfile.FilterError as exc:  # what the checks above missed
                             reason = str(exc)
+                        except OSError as exc:
+                            if exc.errno not in _NAME_ERRNOS:
+                                raise  # the receiver's disk (full, read-only): not the package's fault
+                            reason = f"cannot be written as named ({exc.strerror})"
                     if reason is not None:
                         receipt.add(
                             f"{tar_path.name}: {member.name}",

@@ -585,12 +585,19 @@ def _hostile_member(kind: str) -> tuple[tarfile.TarInfo, bytes]:
         info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
     elif kind == "duplicate":
         info.name = "BAG/bagit.txt"  # a second copy would silently replace the first
+    elif kind == "under-a-file":
+        info.name = "BAG/bagit.txt/inside"  # a file used as a folder
+    elif kind == "long-name":
+        info.name = "BAG/" + "x" * 300  # longer than any file system's name limit
     if info.isreg():
         info.size = len(body)
     return info, body
 
 
-@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "hardlink", "device", "duplicate"])
+@pytest.mark.parametrize(
+    "kind",
+    ["traversal", "absolute", "symlink", "hardlink", "device", "duplicate", "under-a-file", "long-name"],
+)
 def test_hostile_tar_members_are_refused(kind: str, tmp_path: Path) -> None:
     """A hostile member is a discrepancy of the package received: receipt, exit 1, nothing outside."""
     tar = tmp_path / "in" / "evil.tar"
