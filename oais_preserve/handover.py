@@ -1749,8 +1749,16 @@ def _check_bag_info(
         differs("Fonds-Name", info.get("Fonds-Name"), stats.fonds_name, "the packages received name")
     for label, party in (("Source-Organization", "sender"), ("Receiving-Organization", "receiver")):
         stated_party = record.get(party) if record is not None else None
-        if isinstance(stated_party, dict) and info.get(label) != stated_party.get("organization"):
+        if not isinstance(stated_party, dict):
+            continue
+        if _plain(info.get(label)) != _plain(stated_party.get("organization")):
             differs(label, info.get(label), stated_party.get("organization"), "the record states")
+
+
+def _plain(value: object) -> object:
+    """A name as compared: NFC, without surrounding spaces (bag-info lines are read stripped, and
+    records written before parties were trimmed may keep a trailing space)."""
+    return _nfc(value).strip() if isinstance(value, str) else value
 
 
 def _shown(value: object) -> str:

@@ -572,6 +572,19 @@ def _run_with_closed_stdout(args: list[str]) -> subprocess.CompletedProcess[str]
         os.close(write_end)
 
 
+def test_a_tar_from_before_parties_were_trimmed_still_verifies(fonds_store: Path, tmp_path: Path) -> None:
+    """Earlier releases kept "TT " as typed in the record; bag-info lines are read stripped."""
+    from oais_preserve.yearreport import read_handover_record
+
+    sender = Party(SENDER.organization)
+    object.__setattr__(sender, "organization", SENDER.organization + " ")  # as the old Party kept it
+    store = _copy_fonds(fonds_store, "P08", tmp_path / "store", 1)[0].parent
+    (result,) = handover(find_aips([store]), tmp_path / "out", sender=sender, receiver=RECEIVER, workers=1)
+    assert read_handover_record(result.path)["sender"]["organization"].endswith(" ")
+    receipt = verify_handover(result.path, workers=1)
+    assert receipt.ok, receipt.problems
+
+
 def _hostile_member(kind: str) -> tuple[tarfile.TarInfo, bytes]:
     body = b"bad"
     info = tarfile.TarInfo(
