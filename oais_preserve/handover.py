@@ -680,7 +680,7 @@ def _handover_copies(
     ``storage`` gives the record's storage section once the copies are chosen.
     """
     started = time.monotonic()
-    done = _existing_handover(code, out_dir, options, {aip.objid for aip in aips}, started)
+    done = _existing_handover(code, out_dir, options, record, {aip.objid for aip in aips}, started)
     if done is not None:
         return done
     _check_fonds_agrees(code, aips)  # from the stores the facts are known already: before the audit
@@ -803,12 +803,17 @@ _CHECK_OR_REDO = (
 
 
 def _existing_handover(
-    code: str, out_dir: Path, options: _Options, objids: set[str], started: float
+    code: str,
+    out_dir: Path,
+    options: _Options,
+    fonds_record: FondsRecord | None,
+    objids: set[str],
+    started: float,
 ) -> HandoverResult | None:
     """The finished handover of this fonds and date, if one is already in place (checked)."""
     final = out_dir / f"{handover_name(code, options.when)}.tar"
     if final.exists():
-        return _finished(code, final, options, objids, started)
+        return _finished(code, final, options, fonds_record, objids, started)
     return None
 
 
@@ -834,7 +839,7 @@ def _handover_fonds(
     objids = {facts.objid for _path, facts in entries}
     with exclusive_lock(out_dir / f".{name}.tar.lock", final):
         if final.exists():  # another run published it meanwhile
-            return _finished(code, final, options, objids, started)
+            return _finished(code, final, options, record, objids, started)
         facts = [fact for _path, fact in entries]
         stats = fonds_statistics(facts, {code: record} if record else None)[0]
         work = out_dir / f".{name}.work"
@@ -863,7 +868,14 @@ def _handover_fonds(
     return HandoverResult(code, final, digest, size, tuple(packages), stats, time.monotonic() - started)
 
 
-def _finished(code: str, final: Path, options: _Options, objids: set[str], started: float) -> HandoverResult:
+def _finished(
+    code: str,
+    final: Path,
+    options: _Options,
+    fonds_record: FondsRecord | None,
+    objids: set[str],
+    started: float,
+) -> HandoverResult:
     """A handover already in place counts only if it is intact and is what was asked for now.
 
     Intact: its SHA-256 (one streaming read) equals its ``.sha256`` file, which the writer writes
@@ -898,7 +910,10 @@ def _finished(code: str, final: Path, options: _Options, objids: set[str], start
             f"{final}: không có biên bản bàn giao đọc được trong tệp tar / no readable handover record "
             f"inside; {_CHECK_OR_REDO}"
         )
+    statistics = _statistics_row(documents.get(STATISTICS_BASE), code)
     differences = _differences(record, options, objids)
+    if statistics is not None:
+        differences += _record_differences(statistics, fonds_record)
     if differences:
         raise UserInputError(
             f"{final}: đã có bản bàn giao của phông này cùng ngày nhưng khác yêu cầu / a handover of "
@@ -911,7 +926,7 @@ def _finished(code: str, final: Path, options: _Options, objids: set[str], start
         digest,
         final.stat().st_size,
         _handed_packages(record["packages"]),
-        _statistics_row(documents.get(STATISTICS_BASE), code),
+        statistics,
         time.monotonic() - started,
         True,
     )
@@ -963,6 +978,19 @@ def _differences(record: Mapping[str, Any], options: _Options, objids: set[str])
             if value != asked:
                 found.append(f"{side} {key} {value!r} (asked: {asked!r})")
     return found
+
+
+def _record_differences(statistics: FondsStatistics, fonds_record: FondsRecord | None) -> list[str]:
+    """How the fonds record given now differs from the one the tar's statistics list was made with."""
+    asked = (fonds_record.paper_total, fonds_record.paper_total_unit) if fonds_record else (None, None)
+    stated = (statistics.paper_total, statistics.paper_total_unit)
+    if stated == asked:
+        return []
+
+    def shown(total: float | None, unit: str | None) -> str:
+        return "none" if total is None else f"{total:g} {unit or ''}".strip()
+
+    return [f"--fonds-record PaperTotal {shown(*asked)} (in the tar: {shown(*stated)})"]
 
 
 def _few(names: Sequence[str], most: int = 5) -> str:

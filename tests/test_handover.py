@@ -1056,6 +1056,10 @@ def test_a_rerun_trusts_only_an_intact_tar_made_as_asked(fonds_store: Path, tmp_
         run(receiver=Party("Sở Nội vụ tỉnh Thái Nguyên"))
     with pytest.raises(UserInputError, match="sender organization"):
         run(sender=Party("Trung tâm khác", "Lê Thị Ánh"))
+    from oais_preserve.statistics import FondsRecord
+
+    with pytest.raises(UserInputError, match=r"--fonds-record PaperTotal 12.5 mét giá \(in the tar: none\)"):
+        run(fonds_records={"P08": FondsRecord(12.5, "mét giá")})
     assert tar.read_bytes() == pristine and run()[0].skipped
     assert CliRunner().invoke(main, args).exit_code == 0
 
