@@ -472,9 +472,9 @@ def _count_tar(
     name, digest = tar.name.removesuffix(".tar"), _tar_digest(tar)
     if digest in seen.digests:  # the same tar found again (another folder, another name)
         return
-    code = record["fonds"]["code"]
-    rows.setdefault(code, FondsYear(code, record["fonds"]["name"]))
-    handed = {p["arc_file_code"] for p in record["packages"]}
+    code, fonds_name = record["fonds"]["code"], record["fonds"]["name"]
+    handed = {p["arc_file_code"] for p in record["packages"]}  # read all first: a bad tar adds nothing
+    rows.setdefault(code, FondsYear(code, fonds_name))
     seen.add(name, digest, code, handed)
     report.handovers.append(
         {"name": tar.name, "fonds_code": code, "date": when.isoformat(), "hoso": len(handed)}

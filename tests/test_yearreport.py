@@ -212,6 +212,29 @@ def test_a_damaged_handover_tar_is_reported_and_the_others_counted(
     assert damaged.name in (out / f"bao-cao-{year}.html").read_text(encoding="utf-8")
 
 
+def test_a_tar_left_out_adds_no_fonds_row(fonds_store: Path, handovers: Path, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    year = _packaged_year(fonds_store)
+    source = handovers / f"BGNV_P08_{year}1201.tar"
+    odd = tmp_path / "bàn giao" / "BGNV_PX_odd.tar"
+    odd.parent.mkdir()
+    with tarfile.open(source) as original, tarfile.open(odd, "w") as out:
+        for member in original:
+            data = original.extractfile(member).read() if member.isreg() else b""  # type: ignore[union-attr]
+            if member.name.endswith("bien-ban-ban-giao.json"):
+                record = json.loads(data)
+                record["fonds"]["code"] = "PX"
+                record["packages"] = [{"objid": "x"}]  # no mã hồ sơ: the tar cannot be counted
+                data = json.dumps(record).encode()
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data) if member.isreg() else None)
+    report = yearly_report(year, find_aips([fonds_store]), handovers=[odd])
+    assert [p.where for p in report.problems] == [str(odd)]
+    assert "PX" not in {row.fonds_code for row in report.rows}
+
+
 def test_handover_tars_in_subfolders_are_found(fonds_store: Path, handovers: Path, tmp_path: Path) -> None:
     from oais_preserve.yearreport import find_handovers
 
