@@ -255,3 +255,27 @@ def test_a_symlinked_folder_inside_a_package_is_not_followed(one_sip: Path, tmp_
     report = validate(sip)
     assert not report.valid
     assert any(p.rule == "unsafe-path" for p in report.problems)
+
+
+def test_problem_list_on_a_closed_stdout_keeps_the_exit_code_and_the_message(tmp_path: Path) -> None:
+    """``--json | head -1`` on a user mistake: still exit 2 and the one-line message on stderr."""
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "src").mkdir()
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        exe = Path(sys.executable).with_name("oais-preserve")
+        args = [
+            str(exe),
+            "build-aip",
+            str(tmp_path / "bad.json"),
+            str(tmp_path / "src"),
+            str(tmp_path / "out"),
+        ]
+        result = subprocess.run(
+            [*args, "--json"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("oais-preserve: ") and "Traceback" not in result.stderr

@@ -116,24 +116,12 @@ def handle_errors(as_json: bool) -> Iterator[None]:
 
 
 def report_problems(as_json: bool, where: str, problems: list[Problem]) -> None:
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "ok": False,
-                    "where": where,
-                    "problems": [
-                        {"where": p.where, "rule": p.rule, "message": p.message, "value": p.value}
-                        for p in problems
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-    else:
+    if not as_json:
         for line in problem_lines(problems):
             click.echo(line, err=True)
+        return
+    listed = [{"where": p.where, "rule": p.rule, "message": p.message, "value": p.value} for p in problems]
+    emit(True, {"ok": False, "where": where, "problems": listed}, lambda: None)
 
 
 def emit(as_json: bool, data: dict[str, Any], human: Callable[[], None]) -> None:
