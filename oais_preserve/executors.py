@@ -76,12 +76,21 @@ def process_pool(
     try:
         yield pool
     except Exception:
-        pool.shutdown(wait=True, cancel_futures=True)
+        _shut_down(pool, cancel=True)
         raise
     except BaseException:
         stop_workers(pool)
         raise
-    pool.shutdown(wait=True)
+    _shut_down(pool, cancel=False)
+
+
+def _shut_down(pool: ProcessPoolExecutor, *, cancel: bool) -> None:
+    """Wait for the running work; a Ctrl-C while waiting stops the workers (they ignore it)."""
+    try:
+        pool.shutdown(wait=True, cancel_futures=cancel)
+    except BaseException:
+        stop_workers(pool)
+        raise
 
 
 def prepare_worker(initializer: Callable[[], object] | None = None) -> None:

@@ -69,20 +69,22 @@ _BUSY_POOL = r"""
                 while not all(flag.exists() for flag in flags):
                     time.sleep(0.01)
                 print(*(p.pid for p in multiprocessing.active_children()), flush=True)
-                for future in futures:
-                    future.result()
+                if sys.argv[2] == "in-the-body":
+                    for future in futures:
+                        future.result()
+                # else the body ends here and the pool waits for its work on the way out
         except KeyboardInterrupt:
             print("interrupted", flush=True)
             sys.exit(130)
 """
 
 
-def _start_busy_pool(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
+def _start_busy_pool(tmp_path: Path, waits: str = "in-the-body") -> tuple[subprocess.Popen[str], list[int]]:
     """A process with a pool of three workers, two of them busy: (the process, the workers)."""
     script = tmp_path / "pool.py"
     script.write_text(textwrap.dedent(_BUSY_POOL), encoding="utf-8")
     child = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path)],
+        [sys.executable, str(script), str(tmp_path), waits],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -118,8 +120,9 @@ def test_pool_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
 
 
 @linux_only
-def test_ctrl_c_stops_the_pool_without_worker_tracebacks(tmp_path: Path) -> None:
-    child, workers = _start_busy_pool(tmp_path)
+@pytest.mark.parametrize("waits", ["in-the-body", "at-shutdown"])
+def test_ctrl_c_stops_the_pool_without_worker_tracebacks(waits: str, tmp_path: Path) -> None:
+    child, workers = _start_busy_pool(tmp_path, waits)
     started = time.monotonic()
     os.killpg(child.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     out, err = child.communicate(timeout=30)
