@@ -158,7 +158,12 @@ class Party:
     def __post_init__(self) -> None:
         # Names are compared and printed: NFC and trimmed, whatever the keyboard or shell produced.
         for name in ("organization", "representative", "position"):
-            object.__setattr__(self, name, unicodedata.normalize("NFC", getattr(self, name)).strip())
+            value = getattr(self, name)
+            if value is None and name != "organization":
+                value = ""  # not given
+            if not isinstance(value, str):
+                raise UserInputError(f"Party {name} must be text, not {type(value).__name__}")
+            object.__setattr__(self, name, unicodedata.normalize("NFC", value).strip())
 
 
 @dataclass(frozen=True)

@@ -1003,6 +1003,8 @@ def test_a_rerun_trusts_only_an_intact_tar_made_as_asked(fonds_store: Path, tmp_
         *(unicodedata.normalize("NFD", f" {value} ") for value in (SENDER.organization, "Lê Thị Ánh"))
     )
     assert nfd == Party(SENDER.organization, "Lê Thị Ánh")  # NFC and trimmed
+    with pytest.raises(UserInputError, match="organization must be text"):
+        Party(None)  # type: ignore[arg-type]
     options: dict[str, Any] = dict(sender=nfd, receiver=Party("Bộ Nội vụ"), handover_date=date(2026, 12, 15))
 
     def run(**changes: Any) -> list[Any]:
