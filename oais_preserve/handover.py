@@ -2211,12 +2211,18 @@ def _received_record(
 
 @dataclass
 class _RecordForm:
-    """What a printed biên bản shows: its labelled lines, and the package table by file name."""
+    """What a printed biên bản shows: its labelled lines, the package table by file name, and every
+    non-empty cell by (row, column), with the cells those lines and the table were read from."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     header: list[str] = field(default_factory=list)
     rows: dict[str, list[Any]] = field(default_factory=dict)
     repeated: list[str] = field(default_factory=list)
+    cells: dict[tuple[int, int], Any] = field(default_factory=dict)
+    known: set[tuple[int, int]] = field(default_factory=set)
+    table_end: int = 0  # the first row below the package table (0: no table)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
+    sheet_problems: list[tuple[str, str]] = field(default_factory=list)
 
 
 _NAME_HEADER = "Tệp trong gói bàn giao"
@@ -2227,18 +2233,54 @@ def _read_record_form(path: Path) -> _RecordForm:
 
     The date line of the title, each "Label:" | value line (a representative under the party
     above it), the table under its "STT" header (rows numbered in column A), and the name typed
-    under each "ĐẠI DIỆN BÊN …" signature heading.
+    under each "ĐẠI DIỆN BÊN …" signature heading. The sheet read is the one a spreadsheet
+    program shows; more than one sheet, a hidden one and formula cells are noted, not trusted.
     """
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    form = _RecordForm()
+    # not data_only: a formula's cached value is not what a spreadsheet program shows
+    book = load_workbook(path, read_only=True)
     try:
-        grid = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+        names = book.sheetnames
+        shown = [sheet for sheet in book.worksheets if sheet.sheet_state == "visible"]
+        if len(names) != 1:
+            form.sheet_problems.append(
+                (
+                    f"bảng tính có {len(names)} trang tính, biên bản chỉ có một / the workbook has "
+                    f"{len(names)} sheets, the record has one",
+                    ", ".join(names),
+                )
+            )
+        for sheet in book.worksheets:
+            if sheet.sheet_state != "visible":
+                form.sheet_problems.append(
+                    ("trang tính bị ẩn / hidden sheet", f"{sheet.title} ({sheet.sheet_state})")
+                )
+        if not book.worksheets:
+            return form
+        sheet = book.active if book.active in shown else (shown or book.worksheets)[0]
+        sheet.reset_dimensions()  # a stated used range would hide the cells outside it
+        for sheet_row in sheet.iter_rows():
+            for cell in sheet_row:
+                if cell.value is None or not hasattr(cell, "row"):
+                    continue
+                at = (cell.row, cell.column)
+                form.cells[at] = cell.value
+                if cell.data_type == "f":
+                    form.formulas[at] = str(getattr(cell.value, "text", None) or cell.value)
     finally:
         book.close()
-    form = _RecordForm()
+    widths: dict[int, int] = {}
+    for row_number, column in form.cells:
+        widths[row_number] = max(widths.get(row_number, 0), column)
+    grid = [
+        [form.cells.get((r, c)) for c in range(1, widths.get(r, 0) + 1)]
+        for r in range(1, max(widths, default=0) + 1)
+    ]
     party, in_table = "", False
     for index, cells in enumerate(grid):
+        row_number = index + 1
         first = cells[0] if cells else None
         if in_table and (isinstance(first, int) or (isinstance(first, str) and first.strip().isdigit())):
             row = [*cells[1:], *[None] * len(form.header)][: len(form.header) - 1]
@@ -2246,13 +2288,18 @@ def _read_record_form(path: Path) -> _RecordForm:
             if name in form.rows:
                 form.repeated.append(name)
             form.rows[name] = row
+            form.known.update((row_number, column) for column in range(2, len(form.header) + 1))
+            form.table_end = row_number + 1
             continue
         in_table = False
         text = first.strip() if isinstance(first, str) else ""
         if text == "STT" and not form.header:
             form.header, in_table = [str(c).strip() if c is not None else "" for c in cells], True
+            form.known.update((row_number, column) for column in range(1, len(cells) + 1))
+            form.table_end = row_number + 1
         elif re.fullmatch(r"Ngày \d+ tháng \d+ năm \d+", text):
             form.fields["Ngày bàn giao"] = text
+            form.known.add((row_number, 1))
         elif text.endswith(":") and not form.header:
             label = text[:-1].strip()
             if label in ("Bên giao", "Bên nhận"):
@@ -2260,9 +2307,12 @@ def _read_record_form(path: Path) -> _RecordForm:
             elif label == "Đại diện" and party:
                 label = f"{party} - Đại diện"
             form.fields[label] = cells[1] if len(cells) > 1 else None
+            form.known.update([(row_number, 1), (row_number, 2)])
         for column, value in enumerate(cells):
             if isinstance(value, str) and value.strip().startswith("ĐẠI DIỆN BÊN"):
-                form.fields[f"Chữ ký - {value.strip()}"] = _name_below(grid, index, column)
+                below, name_row = _name_below(grid, index, column)
+                form.fields[f"Chữ ký - {value.strip()}"] = below
+                form.known.update([(row_number, column + 1), (name_row, column + 1)])
     return form
 
 
@@ -2272,13 +2322,14 @@ def _cell_at(header: Sequence[str], row: Sequence[Any], title: str) -> Any:
     return row[column] if 0 <= column < len(row) else None
 
 
-def _name_below(grid: Sequence[Sequence[Any]], row: int, column: int) -> Any:
-    """The representative's name typed under a signature heading (below its "(Ký, …)" note)."""
-    for cells in grid[row + 1 :]:
+def _name_below(grid: Sequence[Sequence[Any]], row: int, column: int) -> tuple[Any, int]:
+    """The representative's name typed under a signature heading (below its "(Ký, …)" note),
+    and its row number (0: none)."""
+    for index, cells in enumerate(grid[row + 1 :], start=row + 2):
         value = cells[column] if column < len(cells) else None
         if value not in (None, "") and not (isinstance(value, str) and value.startswith("(")):
-            return value
-    return None
+            return value, index
+    return None, 0
 
 
 def _rendered(record: Mapping[str, Any], path: Path) -> _RecordForm:
@@ -2307,10 +2358,28 @@ def _compare_record_form(
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         receipt.add(where, f"không đọc được biên bản / cannot read the signed record: {exc}", rule="record")
         return
+    for message, value in stated.sheet_problems:
+        receipt.add(where, message, value, "record")
+    for (row, column), formula in sorted(stated.formulas.items()):
+        receipt.add(
+            f"{where}: {_coordinate(row, column)}",
+            "ô chứa công thức, bảng tính hiện kết quả của nó chứ không phải chữ đã lưu / the cell holds a "
+            "formula: a spreadsheet program shows its result, not the text stored with it",
+            formula,
+            "record",
+        )
+    for path, value in _unprintable(record):
+        receipt.add(
+            f"{RECORD_BASE}.json: {path}",
+            "biên bản chứa ký tự điều khiển mà bảng tính không thể chứa / the record holds a control "
+            "character a workbook cannot",
+            _printable(value),
+            "record",
+        )
     try:
         with tempfile.TemporaryDirectory(dir=root.parent) as work:
-            as_json = _rendered(record, Path(work) / "json.xlsx")
-            as_received = _rendered(truth, Path(work) / "received.xlsx")
+            as_json = _rendered(_printable(record), Path(work) / "json.xlsx")
+            as_received = _rendered(_printable(truth), Path(work) / "received.xlsx")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         receipt.add(
             f"{RECORD_BASE}.json",
@@ -2365,9 +2434,85 @@ def _compare_record_form(
                 None,
             )
     _report_folded(where, folded, "record", receipt)
+    _compare_record_grid(where, stated, as_json, receipt)
 
 
 _ABSENT = object()
+_CELL_LIMIT = 20  # unlabelled cells reported one by one; the rest in one line
+
+
+def _coordinate(row: int, column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(column)}{row}"
+
+
+def _compare_record_grid(
+    where: str, stated: _RecordForm, expected: _RecordForm, receipt: HandoverReceipt
+) -> None:
+    """Every cell the labelled lines and the table do not cover (titles, headings, notes, numbers,
+    free text anywhere) against the same cell of the form rendered from the JSON record.
+
+    Below the package table, rows are matched as laid out after the table (a form listing one
+    package more or less is reported by the table check, not again for each cell under it).
+    """
+    shift = expected.table_end - stated.table_end if stated.table_end and expected.table_end else 0
+
+    def placed(row: int) -> int:
+        return row + shift if stated.table_end and row >= stated.table_end else row
+
+    def origin(row: int) -> int:
+        return row - shift if expected.table_end and row >= expected.table_end else row
+
+    received = {(placed(row), column): (row, column) for row, column in stated.cells}
+    differing = []
+    for at in sorted({*received, *expected.cells}):
+        cell = received.get(at, (origin(at[0]), at[1]))
+        if cell in stated.known or cell in stated.formulas or at in expected.known:
+            continue
+        shown, wanted = stated.cells.get(cell), expected.cells.get(at)
+        if _canonical(shown) != _canonical(wanted):
+            differing.append((cell, shown, wanted))
+    for (row, column), shown, wanted in differing[:_CELL_LIMIT]:
+        stated_text = "(trống / empty)" if shown is None else str(shown)
+        wanted_text = "(trống / empty)" if wanted is None else str(wanted)
+        receipt.add(
+            f"{where}: {_coordinate(row, column)}",
+            f"ô ghi {stated_text}, biên bản .json in ra {wanted_text} / the cell states {stated_text}, "
+            f"the .json record prints {wanted_text}",
+            None if shown is None else str(shown),
+            "record",
+        )
+    if len(differing) > _CELL_LIMIT:
+        more = len(differing) - _CELL_LIMIT
+        receipt.add(where, f"… và {more} ô khác / … and {more} more cells", None, "record")
+
+
+def _unprintable(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Each string of the JSON record holding a character a workbook cannot (control characters)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _unprintable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unprintable(item, f"{path}[{index}]")
+
+
+def _printable(value: Any) -> Any:
+    """The record with such characters written out (\\x01), so the form can still be rendered."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub(lambda found: f"\\x{ord(found.group()):02x}", value)
+    if isinstance(value, Mapping):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 def _compare_printed(

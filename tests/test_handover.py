@@ -507,6 +507,154 @@ def test_signed_record_workbook_is_compared(p08_handover: Path, tmp_path: Path) 
     assert [p["where"] for p in problems if p["rule"] == "record"].count(where) == 1
 
 
+def _tampered_record(p08_handover: Path, tmp_path: Path, edit: Any) -> tuple[Path, Path]:
+    """A copy of the handover whose record workbook ``edit`` changed, re-sealed: only the record
+    check can notice it."""
+    tar = _copy_handover(p08_handover, tmp_path / "record")
+    root = _extract(tar, tmp_path / "x")
+    xlsx = root / "data" / "bien-ban" / "bien-ban-ban-giao.xlsx"
+    edit(xlsx)
+    _reseal(root)
+    _retar(root, tar)
+    return tar, xlsx
+
+
+def _label_cell(sheet: Any, label: str) -> Any:
+    """The value cell beside a "Label:" of the printed record."""
+    row = next(cell.row for cell in sheet["A"] if cell.value == label)
+    return sheet.cell(row=row, column=2)
+
+
+def test_formula_cell_in_the_signed_record_is_refused(p08_handover: Path, tmp_path: Path) -> None:
+    """A formula whose cached value is the expected text: a spreadsheet program shows the formula's
+    result, so the cached value cannot vouch for the form."""
+    from openpyxl import load_workbook
+
+    coordinates: list[str] = []
+
+    def edit(xlsx: Path) -> None:
+        book = load_workbook(xlsx)
+        cell = _label_cell(book.worksheets[0], "Bên nhận:")
+        cell.value = '="Bộ Tài chính"'
+        coordinate = cell.coordinate
+        coordinates.append(coordinate)
+        book.calculation.fullCalcOnLoad = True
+        book.save(xlsx)
+        # store the genuine text as the formula's cached value, as a hand-edited file can
+        with zipfile.ZipFile(xlsx) as archive:
+            parts = {name: archive.read(name) for name in archive.namelist()}
+        sheet_xml = parts["xl/worksheets/sheet1.xml"].decode("utf-8")
+        sheet_xml, count = re.subn(
+            rf'<c r="{coordinate}"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?</c>',
+            rf'<c r="{coordinate}"\1 t="str"><f>\2</f><v>{RECEIVER.organization}</v></c>',
+            sheet_xml,
+        )
+        assert count == 1, sheet_xml
+        parts["xl/worksheets/sheet1.xml"] = sheet_xml.encode("utf-8")
+        with zipfile.ZipFile(xlsx, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+        assert _label_cell(load_workbook(xlsx, data_only=True).worksheets[0], "Bên nhận:").value == (
+            RECEIVER.organization
+        )
+
+    tar, _xlsx = _tampered_record(p08_handover, tmp_path, edit)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    where = "data/bien-ban/bien-ban-ban-giao.xlsx"
+    formula = [p for p in receipt.problems if p.where == f"{where}: {coordinates[0]}"]
+    assert [(p.rule, p.value) for p in formula] == [("record", '="Bộ Tài chính"')]
+    assert "formula" in formula[0].message
+
+
+def test_signed_record_must_be_one_visible_sheet(p08_handover: Path, tmp_path: Path) -> None:
+    """The genuine sheet hidden, an edited copy shown and printed: the copy is what is compared."""
+    from openpyxl import load_workbook
+
+    def edit(xlsx: Path) -> None:
+        book = load_workbook(xlsx)
+        genuine = book.worksheets[0]
+        shown = book.copy_worksheet(genuine)
+        _label_cell(shown, "Bên nhận:").value = "Bộ Tài chính"
+        genuine.sheet_state = "hidden"
+        book.active = shown
+        book.save(xlsx)
+
+    tar, _xlsx = _tampered_record(p08_handover, tmp_path, edit)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    where = "data/bien-ban/bien-ban-ban-giao.xlsx"
+    assert sorted((p.where, p.rule) for p in receipt.problems) == [
+        (where, "record"),
+        (where, "record"),
+        (f"{where}: Bên nhận", "record"),
+    ]
+    messages = " ".join(p.message for p in receipt.problems)
+    assert "2 sheets" in messages and "hidden" in messages
+    assert next(p for p in receipt.problems if p.where.endswith("Bên nhận")).value == "Bộ Tài chính"
+
+
+def test_free_text_on_the_signed_record_is_reported(p08_handover: Path, tmp_path: Path) -> None:
+    """Every cell is compared with the form rendered from the JSON record, not only the labelled lines."""
+    from openpyxl import load_workbook
+
+    def edit(xlsx: Path) -> None:
+        book = load_workbook(xlsx)
+        sheet = book.worksheets[0]
+        blank = next(c.row for c in sheet["A"] if c.value == "STT") - 1
+        assert all(cell.value is None for cell in sheet[blank])
+        sheet.cell(row=blank, column=1, value="Hai bên thống nhất: bên nhận chỉ nhận 1 trong 2 gói")
+        sheet.cell(row=sheet.max_row + 3, column=8, value="ghi thêm")
+        book.save(xlsx)
+
+    tar, xlsx = _tampered_record(p08_handover, tmp_path, edit)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    where = "data/bien-ban/bien-ban-ban-giao.xlsx"
+    sheet = load_workbook(xlsx).worksheets[0]
+    blank = next(c.row for c in sheet["A"] if c.value == "STT") - 1
+    assert [(p.where, p.value, p.rule) for p in receipt.problems] == [
+        (f"{where}: A{blank}", "Hai bên thống nhất: bên nhận chỉ nhận 1 trong 2 gói", "record"),
+        (f"{where}: H{sheet.max_row}", "ghi thêm", "record"),
+    ]
+    assert "empty" in receipt.problems[0].message
+
+    # a title changed and many cells written: one problem each, up to a limit, then how many more
+    sheet["A3"] = "BIÊN BẢN KHÁC"
+    for row in range(sheet.max_row + 1, sheet.max_row + 31):
+        sheet.cell(row=row, column=2, value=f"x{row}")
+    sheet.parent.save(xlsx)
+    root = xlsx.parents[2]
+    _reseal(root)
+    _retar(root, tar)
+    receipt = verify_handover(tar, workers=1, audit=structural_audit)
+    wheres = [p.where for p in receipt.problems]
+    assert wheres[0] == f"{where}: A3" and "BIÊN BẢN BÀN GIAO" in receipt.problems[0].message
+    assert len(wheres) == 21 and wheres[-1] == where
+    assert "and 13 more" in receipt.problems[-1].message  # 33 cells differ, 20 named
+
+
+def test_control_character_in_the_json_record_is_a_discrepancy(p08_handover: Path, tmp_path: Path) -> None:
+    """A character no workbook can hold: a problem of the record received, not an internal error."""
+    tar = _copy_handover(p08_handover, tmp_path / "control")
+    root = _extract(tar, tmp_path / "x")
+    record_path = root / "data" / "bien-ban" / "bien-ban-ban-giao.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["receiver"]["position"] = "Trưởng\x01phòng"
+    record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    _reseal(root)
+    _retar(root, tar)
+    result = CliRunner().invoke(main, ["verify-handover", str(tar), "--workers", "1", "--json"])
+    assert result.exit_code == 1, result.output
+    problems = json.loads(result.output)["problems"]
+    assert [(p["where"], p["rule"], p["value"]) for p in problems] == [
+        ("data/bien-ban/bien-ban-ban-giao.json: receiver.position", "record", "Trưởng\\x01phòng"),
+        # the rest goes on: the signed form no longer matches the JSON record
+        (
+            "data/bien-ban/bien-ban-ban-giao.xlsx: Bên nhận - Đại diện",
+            "record",
+            f"{RECEIVER.representative} - {RECEIVER.position}",
+        ),
+    ]
+
+
 def test_sha256_file_and_option_are_checked(p08_handover: Path, tmp_path: Path) -> None:
     """A garbled .sha256 or one naming another file cannot vouch for the tar; a malformed --sha256
     is a user mistake, reported before anything is read."""
