@@ -62,12 +62,12 @@ _EXPORTS: dict[str, str] = {
     "read_files": "fixity",
     "FondsConflictError": "handover",
     "HandoverIncompleteError": "handover",
-    "HandoverReceipt": "handover",
+    "HandoverReceipt": "handover_verify",
     "HandoverResult": "handover",
     "Party": "handover",
     "find_aips": "handover",
     "handover": "handover",
-    "verify_handover": "handover",
+    "verify_handover": "handover_verify",
     "FormatIdentifier": "identify",
     "Identification": "identify",
     "default_identifier": "identify",
@@ -124,13 +124,12 @@ if TYPE_CHECKING:
     from .handover import (
         FondsConflictError,
         HandoverIncompleteError,
-        HandoverReceipt,
         HandoverResult,
         Party,
         find_aips,
         handover,
-        verify_handover,
     )
+    from .handover_verify import HandoverReceipt, verify_handover
     from .identify import FormatIdentifier, Identification, default_identifier
     from .ingest import ingest
     from .ledger import Ledger

@@ -60,7 +60,8 @@ from .batch import qa_jobs
 from .catalogue import CatalogueHoSo
 from .errors import UserInputError
 from .executors import process_pool
-from .handover import HandoverReceipt, HandoverResult
+from .handover import HandoverResult
+from .handover_verify import HandoverReceipt
 from .profile import now
 from .qa import QaResult, check_files, count_pages
 from .records import write_backup_log_xlsx, write_inspection_minutes_xlsx

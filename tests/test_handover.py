@@ -31,8 +31,8 @@ from oais_preserve.handover import (
     handover,
     handover_profile,
     structural_audit,
-    verify_handover,
 )
+from oais_preserve.handover_verify import verify_handover
 from oais_preserve.statistics import read_statistics_xlsx
 
 from .conftest import run_bagit_validator, run_eark_validator
@@ -369,7 +369,8 @@ def test_statistics_forms_as_written_compare_clean(tmp_path: Path) -> None:
     declared PaperTotal, unknown dates; one edit then names exactly its form and column."""
     from datetime import datetime
 
-    from oais_preserve.handover import STATISTICS_BASE, HandoverReceipt, _compare_statistics
+    from oais_preserve.handover import STATISTICS_BASE
+    from oais_preserve.handover_verify import HandoverReceipt, _compare_statistics
     from oais_preserve.statistics import (
         FondsStatistics,
         write_statistics_csv,

@@ -17,8 +17,9 @@ from oais_preserve import InvalidPackageError, UserInputError
 from oais_preserve.audits import audit, repair
 from oais_preserve.bag import read_bag_info
 from oais_preserve.cli import main
-from oais_preserve.handover import HandoverIncompleteError, Party, handover, verify_handover
+from oais_preserve.handover import HandoverIncompleteError, Party, handover
 from oais_preserve.handover_storage import select_stored_aips
+from oais_preserve.handover_verify import verify_handover
 from oais_preserve.ledger import _MIGRATIONS, SCHEMA_VERSION, Ledger
 from oais_preserve.storage import StorageConfig, store
 from oais_preserve.yearreport import COLUMNS, UNKNOWN, yearly_report

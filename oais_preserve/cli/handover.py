@@ -195,7 +195,7 @@ def verify_handover_command(
     package: Path, expected: str | None, workdir: Path | None, workers: int | None, as_json: bool
 ) -> None:
     """Check a handover tar as the receiving side and print a receipt (biên nhận)."""
-    from ..handover import verify_handover
+    from ..handover_verify import verify_handover
 
     with handle_errors(as_json):
         receipt = verify_handover(package, expected_sha256=expected, workers=workers, workdir=workdir)
