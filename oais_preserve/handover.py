@@ -679,10 +679,10 @@ def _handover_copies(
     done = _existing_handover(code, out_dir, options, record, {aip.objid for aip in aips}, started)
     if done is not None:
         return done
-    _check_fonds_agrees(code, aips)  # from the stores the facts are known already: before the audit
+    _check_fonds_agrees(code, aips, record)  # from the stores the facts are known already: before the audit
     while True:
         entries = _choose_copies(aips, options.audit, pool, progress)
-        _check_fonds_agrees(code, aips)
+        _check_fonds_agrees(code, aips, record)
         by_path = {entry[0]: aip for entry, aip in zip(entries, aips, strict=True)}
         digests = None
         if options.verify_digests:
@@ -764,8 +764,9 @@ _FONDS_FIELDS = (
 )
 
 
-def _check_fonds_agrees(code: str, aips: Sequence[StoredAip]) -> None:
-    """Refuse the fonds when its AIPs (those whose facts are known) name it differently.
+def _check_fonds_agrees(code: str, aips: Sequence[StoredAip], record: FondsRecord | None = None) -> None:
+    """Refuse the fonds when its AIPs (those whose facts are known), or its fonds record, name it
+    differently.
 
     The facts are NFC and trimmed (:func:`read_package_facts`), so only a real difference counts.
     """
@@ -787,8 +788,31 @@ def _check_fonds_agrees(code: str, aips: Sequence[StoredAip]) -> None:
                     "fonds-conflict",
                 )
             )
+    if not problems and record is not None:
+        problems = _record_conflicts(code, aips, record)
     if problems:
         raise FondsConflictError(code, problems)
+
+
+def _record_conflicts(code: str, aips: Sequence[StoredAip], record: FondsRecord) -> list[Problem]:
+    """Where the fonds record names the fonds differently from its AIPs (a record of another
+    fonds, picked by mistake, must not lend this one its PaperTotal)."""
+    facts = next((aip.facts for aip in aips if aip.facts is not None), None)
+    if facts is None:
+        return []
+    problems = []
+    for key, label in _FONDS_FIELDS:
+        stated, found = getattr(record, key), getattr(facts, key)
+        if stated is not None and stated != found:
+            problems.append(
+                Problem(
+                    f"{code}: {label}",
+                    f"bản mô tả phông ghi khác các AIP / the fonds record differs from the AIPs ({found})",
+                    stated,
+                    "fonds-conflict",
+                )
+            )
+    return problems
 
 
 #: What to do about a handover tar in place that cannot be trusted (it is never overwritten).

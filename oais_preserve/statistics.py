@@ -244,10 +244,18 @@ def read_package_facts(path: Path) -> PackageFacts:
 
 @dataclass(frozen=True)
 class FondsRecord:
-    """Counters known only from the fonds record (TT02 PaperTotal), with their unit; optional."""
+    """Counters known only from the fonds record (TT02 PaperTotal), with their unit; optional.
+
+    ``fonds_name``, ``organization`` and ``archive_code`` are what the record says of the fonds:
+    not used in the list, only compared with the packages, so that a record of another fonds
+    (a file picked by mistake) cannot lend it its PaperTotal.
+    """
 
     paper_total: float | None = None
     paper_total_unit: str | None = None
+    fonds_name: str | None = None
+    organization: str | None = None
+    archive_code: str | None = None
 
 
 def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
@@ -282,7 +290,22 @@ def load_fonds_record(path: Path) -> tuple[str, FondsRecord]:
     labels = schema["properties"]["paperTotalUnit"].get("x-labels", {})
     if total is not None:  # 1200 stays 1200 in every form; 12.5 (mét giá) keeps its fraction
         total = int(total) if float(total).is_integer() else float(total)
-    return str(data["fondsCode"]), FondsRecord(total, labels.get(unit, unit).lower() if unit else None)
+    names = {key: _plain_name(data.get(field)) for key, field in _RECORD_NAMES}
+    return str(data["fondsCode"]), FondsRecord(
+        total, labels.get(unit, unit).lower() if unit else None, **names
+    )
+
+
+_RECORD_NAMES = (
+    ("fonds_name", "fondsName"),
+    ("organization", "organization"),
+    ("archive_code", "archiveCode"),
+)
+
+
+def _plain_name(value: object) -> str | None:
+    """A name as the packages' facts hold it (NFC, trimmed), or None when not stated."""
+    return unicodedata.normalize("NFC", value).strip() or None if isinstance(value, str) else None
 
 
 @dataclass

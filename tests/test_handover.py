@@ -1014,6 +1014,12 @@ def test_fonds_record_supplies_paper_total_only(fonds_store: Path, tmp_path: Pat
     assert bad.exit_code == 2 and "paperTotal" in bad.output
     assert f"{path}: bản mô tả phông không hợp lệ / invalid fonds record" in bad.stderr
     assert "invalid description" not in bad.output
+    # a record of the same code but naming another fonds (a file picked by mistake): refused
+    path.write_text(json.dumps(record | {"fondsName": "Phông khác"}, ensure_ascii=False), encoding="utf-8")
+    fresh = [*args[:2], str(tmp_path / "out2"), *args[3:]]
+    wrong = CliRunner().invoke(main, [*fresh, "--fonds-record", str(path)])
+    assert wrong.exit_code == 1 and "Phông khác" in wrong.output and "fonds record differs" in wrong.output
+    assert not (tmp_path / "out2").exists()
 
 
 def test_library_warns_of_a_fonds_record_not_used(
