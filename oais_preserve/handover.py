@@ -1,4 +1,4 @@
-"""Handover to the Ministry (Bộ Nội vụ) per fonds, and its verification on the receiving side.
+"""Handover to the Ministry (Bộ Nội vụ) per fonds: the sending side.
 
 :func:`handover` gathers the AIPs of each requested phông / công trình / sưu tập (from bag
 folders, or from the storage ledger: see :mod:`oais_preserve.handover_storage`), audits every

@@ -23,7 +23,6 @@ import io
 import json
 import logging
 import os
-import re
 import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -447,13 +446,12 @@ class _SeenHandovers:
 
 def _tar_digest(tar: Path) -> str:
     """The tar's SHA-256: from the ``.sha256`` file beside it when there is one, else computed."""
-    beside = tar.with_name(tar.name + ".sha256")
+    from .handover import _sha_file_digest, _UnusableShaFile
+
     try:
-        words = beside.read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError):
-        words = []
-    if words and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
-        return words[0].lower()
+        return _sha_file_digest(tar.with_name(tar.name + ".sha256"), tar.name)
+    except _UnusableShaFile:
+        pass  # none, or one that cannot say: the tar itself tells
     sha = hashlib.sha256()
     with open(tar, "rb") as fh:
         while chunk := fh.read(4 << 20):
