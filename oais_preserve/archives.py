@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from .bag import decode_path
+from .bag import manifest_entries
 from .errors import UnsafePathError, UserInputError
 
 __all__ = ["ArchiveScan", "archive_form", "scan_archive"]
@@ -42,12 +42,7 @@ class ArchiveScan:
         data = self.tags.get(name)
         if data is None:
             return None
-        entries: dict[str, str] = {}
-        for line in data.decode("utf-8", errors="replace").splitlines():
-            if line.strip():
-                digest, _, path = line.strip().partition(" ")
-                entries[unicodedata.normalize("NFC", decode_path(path.strip().lstrip("*")))] = digest.lower()
-        return entries
+        return manifest_entries(data.decode("utf-8", errors="replace"))
 
     def bag_info(self) -> dict[str, str]:
         data = self.tags.get("bag-info.txt", b"")

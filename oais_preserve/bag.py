@@ -198,6 +198,20 @@ def decode_path(path: str) -> str:
     return _ENCODED.sub(lambda m: _DECODED[m.group(1).lower()], path)
 
 
+def manifest_entries(text: str) -> dict[str, str]:
+    """A manifest's lines as NFC bag path -> lower-case digest, read leniently.
+
+    For callers that compare digests with a manifest already validated (or that report what
+    differs themselves); :func:`validate_bag` is the strict reader.
+    """
+    entries: dict[str, str] = {}
+    for line in text.splitlines():
+        digest, _sep, path = line.strip().partition(" ")
+        if path:
+            entries[unicodedata.normalize("NFC", decode_path(path.strip().lstrip("*")))] = digest.lower()
+    return entries
+
+
 def path_hazard(path: str) -> str | None:
     """Why ``path`` is unsafe as a bag-relative path on any common OS, or None if it is safe."""
     if not path:

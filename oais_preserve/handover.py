@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
-from .bag import encode_path, human_size, read_bag_info
+from .bag import encode_path, human_size, manifest_entries, read_bag_info
 from .errors import InvalidPackageError, OaisPreserveError, Problem, UnsafePathError, UserInputError
 from .executors import executor_or_open
 from .profile import SOFTWARE_NAME, now
@@ -428,20 +428,13 @@ class _Source:
 
 def _manifest_digests(bag: Path) -> dict[str, str]:
     """The AIP's own manifest-sha256.txt: bag-relative path -> SHA-256."""
-    from .bag import decode_path
-
-    digests = {}
     try:
         text = (bag / "manifest-sha256.txt").read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise InvalidPackageError(
             str(bag), [Problem("manifest-sha256.txt", f"unreadable ({exc})", rule="bag")]
         ) from exc
-    for line in text.splitlines():
-        digest, _sep, rel = line.strip().partition(" ")
-        if rel:
-            digests[unicodedata.normalize("NFC", decode_path(rel.strip().lstrip("*")))] = digest.lower()
-    return digests
+    return manifest_entries(text)
 
 
 @dataclass
@@ -541,7 +534,7 @@ def handover(
     AIPs of one fonds that disagree on its name or archive stop that fonds
     (:class:`FondsConflictError`). A tar of the fonds and date already in place is trusted (a
     result with ``skipped``) only when its SHA-256 equals its ``.sha256`` file and its record
-    lists the same AIPs, format and parties; otherwise :class:`UserInputError`, and the tar is
+    lists the same AIPs, format, parties and fonds record; otherwise :class:`UserInputError`, and the tar is
     left as it is. Each fonds is handed over on its own; when some fail, the others are still
     written and :class:`HandoverIncompleteError` carries their results (``written``) and every
     failure; when the only fonds asked for fails, its own error is raised. An output folder the
@@ -554,7 +547,10 @@ def handover(
     out_dir = Path(out_dir)
     options = _Options(sender, receiver, package_format, audit, verify_digests, handover_date or now().date())
     records = fonds_records or {}
-    write: Callable[..., HandoverResult] = _handover_copies
+    write: Callable[
+        [str, Sequence[StoredAip], Path, _Options, FondsRecord | None, Executor | None, Progress | None],
+        HandoverResult,
+    ] = _handover_copies
     if isinstance(aips, StorageConfig):
         from .handover_storage import select_stored_aips
 
