@@ -154,7 +154,7 @@ class Party:
                 value = ""  # not given
             if not isinstance(value, str):
                 raise UserInputError(f"Party {name} must be text, not {type(value).__name__}")
-            object.__setattr__(self, name, unicodedata.normalize("NFC", value).strip())
+            object.__setattr__(self, name, _plain(value))
 
 
 @dataclass(frozen=True)
@@ -989,8 +989,7 @@ def _differences(record: Mapping[str, Any], options: _Options, objids: set[str])
         stated = record.get(side)
         stated = stated if isinstance(stated, dict) else {}
         for key, asked in asdict(party).items():
-            value = stated.get(key)
-            value = unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
+            value = _plain(stated.get(key))
             if value != asked:
                 found.append(f"{side} {key} {value!r} (asked: {asked!r})")
     return found
@@ -1404,6 +1403,12 @@ _SHA_LINE = re.compile(r"(\\?)([0-9a-fA-F]{64})(?: [ *](.+))?")  # sha256sum: DI
 
 
 _SHA_FILE_LIMIT = 1 << 16
+
+
+def _plain(value: object) -> object:
+    """A name as compared: NFC, without surrounding spaces (bag-info lines are read stripped, and
+    records written before parties were trimmed may keep a trailing space); other values as they are."""
+    return _nfc(value).strip() if isinstance(value, str) else value
 
 
 def _nfc(text: str) -> str:

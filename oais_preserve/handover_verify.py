@@ -34,7 +34,7 @@ from .handover import (
     Audit,
     _audit_each,
     _HashingReader,
-    _nfc,
+    _plain,
     _sha256_of,
     _sha_file_digest,
     _UnusableShaFile,
@@ -407,12 +407,6 @@ def _check_bag_info(
             continue
         if _plain(info.get(label)) != _plain(stated_party.get("organization")):
             differs(label, info.get(label), stated_party.get("organization"), "the record states")
-
-
-def _plain(value: object) -> object:
-    """A name as compared: NFC, without surrounding spaces (bag-info lines are read stripped, and
-    records written before parties were trimmed may keep a trailing space)."""
-    return _nfc(value).strip() if isinstance(value, str) else value
 
 
 def _shown(value: object) -> str:
