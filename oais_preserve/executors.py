@@ -85,12 +85,34 @@ def process_pool(
 
 
 def _shut_down(pool: ProcessPoolExecutor, *, cancel: bool) -> None:
-    """Wait for the running work; a Ctrl-C while waiting stops the workers (they ignore it)."""
+    """Wait for the running work; a Ctrl-C while waiting stops the workers (they ignore it).
+
+    The Ctrl-C must not surface inside ``shutdown``: raised between a lock's acquire and its
+    ``with`` block it leaves the executor's lock held, and the executor's own clean-up then waits
+    on it forever. So while waiting, Ctrl-C only terminates the workers (the wait then ends at
+    once) and ``KeyboardInterrupt`` is raised afterwards.
+    """
+    interrupted = []
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        interrupted.append(True)
+        _terminate_workers(pool)
+
+    previous = None
+    # only where Ctrl-C would raise here (the main thread, Python's own handler in place)
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         pool.shutdown(wait=True, cancel_futures=cancel)
     except BaseException:
         stop_workers(pool)
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def prepare_worker(initializer: Callable[[], object] | None = None) -> None:
@@ -115,11 +137,18 @@ def _exit_with_parent(sentinel: int) -> None:
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:
     """Terminate the workers now (``terminate_workers`` from Python 3.14 on), then shut down."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
+    _terminate_workers(pool)
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    try:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+    except RuntimeError:  # the manager thread changed the table meanwhile: read it again
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.exitcode is None:
+            process.terminate()
 
 
 @contextmanager
