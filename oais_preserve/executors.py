@@ -74,14 +74,16 @@ def process_pool(
         max_workers=workers, mp_context=mp_context, initializer=prepare_worker, initargs=(initializer,)
     )
     try:
-        yield pool
-    except Exception:
-        _shut_down(pool, cancel=True)
+        try:
+            yield pool
+        except Exception:
+            _shut_down(pool, cancel=True)
+            raise
+        _shut_down(pool, cancel=False)
+    except BaseException as exc:  # Ctrl-C anywhere above, even between the body and the shutdown
+        if not isinstance(exc, Exception):
+            stop_workers(pool)
         raise
-    except BaseException:
-        stop_workers(pool)
-        raise
-    _shut_down(pool, cancel=False)
 
 
 def _shut_down(pool: ProcessPoolExecutor, *, cancel: bool) -> None:
@@ -99,15 +101,12 @@ def _shut_down(pool: ProcessPoolExecutor, *, cancel: bool) -> None:
         _terminate_workers(pool)
 
     previous = None
-    # only where Ctrl-C would raise here (the main thread, Python's own handler in place)
-    main = threading.current_thread() is threading.main_thread()
-    if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
+        # only where Ctrl-C would raise here (the main thread, Python's own handler in place)
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous = signal.signal(signal.SIGINT, on_interrupt)
         pool.shutdown(wait=True, cancel_futures=cancel)
-    except BaseException:
-        stop_workers(pool)
-        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
